@@ -1,0 +1,79 @@
+"""The facts of a pull request that the decision engine weighs, as plain data.
+
+The GitHub adapter, the Action, the demo and `approvalbot check --facts FACTS.json` all build a
+`PullRequestFacts`; the decision engine never asks GitHub anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.model import ResourceKey
+
+
+class ReviewState(StrEnum):
+    """GitHub's own review states."""
+
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True)
+class Review:
+    user: str
+    state: ReviewState
+    body: str = ""
+    commit_id: str = ""
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    user: str
+    body: str
+    created_at: datetime | None = None
+    edited: bool = False  # an edited comment's slash command never counts (it could be rewritten)
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str | None = None  # GitHub login, None when the email maps to no account
+    committer: str | None = None
+    co_authors: tuple[str, ...] = ()  # logins from Co-authored-by trailers
+
+
+@dataclass(frozen=True)
+class OpenPullRequest:
+    """Another open PR of the repo, as far as locks and dependencies care."""
+
+    number: int
+    ready_at: datetime | None  # None: still a draft (drafts hold no lock)
+    resources: tuple[ResourceKey, ...] = ()
+    draft: bool = False
+    # Remote config ids (with their account) this PR publishes, for dependency messages.
+    publishes: tuple[ResourceKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class PullRequestFacts:
+    number: int
+    author: str
+    head_sha: str = ""
+    draft: bool = False
+    ready_at: datetime | None = None
+    commits: tuple[Commit, ...] = ()
+    pusher: str | None = None
+    reviews: tuple[Review, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    # team slug "org/team" → member logins; teams not listed resolve to nobody (fail closed)
+    teams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    open_prs: tuple[OpenPullRequest, ...] = ()
+    # Set by an adapter that could not read everything (a truncated list, an error): never approve.
+    incomplete: str | None = None
