@@ -183,7 +183,10 @@ class PlannedAction:
     variants: tuple[str, ...] = ()
     # Remote config ids of the same account this resource's head document uses.
     uses: tuple[str, ...] = ()
-    winner: str | None = None
+    # Remote config variables this resource uses that are neither live on the base nor published by
+    # the same change: the decision engine blocks on them and names the PR that holds them, if any.
+    unmet_dependencies: tuple[ResourceKey, ...] = ()
+    winner: str | None = None  # the creator's `winner` field on a finish
 
     @property
     def valid(self) -> bool:
