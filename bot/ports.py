@@ -6,8 +6,9 @@ a single process) and a production implementation (SQL store, Redis queue) are i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 class DeliveryLog(Protocol):
@@ -16,9 +17,23 @@ class DeliveryLog(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Job:
+    """One unit of webhook work. Plain data (JSON-able) so a Redis queue can carry it between processes."""
+
+    key: str  # ordering key: jobs with one key run one at a time, in order (e.g. "owner/repo#12")
+    event: str  # X-GitHub-Event
+    delivery_id: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+# What a worker runs for each job. Built once per process from the settings.
+JobHandler = Callable[[Job], None]
+
+
 class JobQueue(Protocol):
-    def submit(self, key: str, job: Callable[[], None]) -> None:
-        """Run `job` off the caller's thread; jobs of one key run one at a time, in submission order."""
+    def submit(self, job: Job) -> None:
+        """Hand `job` to a worker and return at once."""
         ...
 
     def drain(self, timeout: float | None = None) -> bool:
