@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from bot.core.model import ResourceKey
+from bot.core.model import PendingState, ResourceKey
 
 
 class ReviewState(StrEnum):
@@ -39,6 +39,7 @@ class Comment:
     body: str
     created_at: datetime | None = None
     edited: bool = False  # an edited comment's slash command never counts (it could be rewritten)
+    id: int | None = None  # GitHub's comment id, so a reply can point at the command it answers
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class OpenPullRequest:
     draft: bool = False
     # Remote config ids (with their account) this PR publishes, for dependency messages.
     publishes: tuple[ResourceKey, ...] = ()
+    # The pending state that PR shows for each resource it holds, for lock messages ("PAUSE PENDING").
+    pending: Mapping[ResourceKey, PendingState] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,5 @@ class PullRequestFacts:
     open_prs: tuple[OpenPullRequest, ...] = ()
     # Set by an adapter that could not read everything (a truncated list, an error): never approve.
     incomplete: str | None = None
+    # When the head commit was pushed: a slash command counts only if made after it (None: none count).
+    head_pushed_at: datetime | None = None

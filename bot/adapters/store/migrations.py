@@ -1,0 +1,64 @@
+"""Schema migrations: an ordered list of steps and a `schema_version` table saying how many ran.
+
+Each step runs in its own transaction together with the row recording it, so a failed step leaves
+the database at the previous version (PostgreSQL and SQLite both have transactional DDL). Replicas
+starting together serialise on an advisory lock (PostgreSQL) or the write lock (SQLite), and the
+loser finds the work done. Steps only ever create or alter; a new step is appended, never inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.engine import Connection
+
+from bot.adapters.store import tables as t
+from bot.adapters.store.database import WRITE, StoreError
+
+Migration = Callable[[Connection], None]
+# Arbitrary constant naming "approvalbot schema migration" among the database's advisory locks.
+_MIGRATION_LOCK = 0x61707072_6F76616C
+
+
+def _v1_live_and_audit(conn: Connection) -> None:
+    for table in (t.live_resources, t.audit_log, t.applied_commits, t.deliveries):
+        table.create(conn)
+
+
+def _v2_locks_notifications_drift(conn: Connection) -> None:
+    for table in (t.locks, t.notifications, t.drift):
+        table.create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_live_and_audit, _v2_locks_notifications_drift)
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(t.schema_version.name):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(t.schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Bring the database up to `len(migrations)`; returns the versions applied (empty: already there)."""
+    applied: list[int] = []
+    while True:
+        with engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            if not inspect(conn).has_table(t.schema_version.name):
+                t.schema_version.create(conn)
+            version = current_version(conn)
+            if version > len(migrations):
+                raise StoreError(
+                    f"the database is at schema version {version}, newer than this approvalbot "
+                    f"({len(migrations)}); upgrade approvalbot or point DATABASE_URL at another database"
+                )
+            if version == len(migrations):
+                return applied
+            migrations[version](conn)
+            conn.execute(t.schema_version.insert().values(version=version + 1, applied_at=datetime.now(UTC)))
+            applied.append(version + 1)

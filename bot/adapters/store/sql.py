@@ -1,0 +1,435 @@
+"""The live store on SQLAlchemy: live resources, the audit log, applied merges, deliveries, locks, drift.
+
+Exactly once: a merge is applied in ONE transaction that first inserts its merge sha into
+`applied_commits` (primary key). A replay finds the row and changes nothing; a crash before commit
+leaves no row and no change, so the retry applies it. On PostgreSQL a second process applying the same
+merge at the same moment first waits on a transaction-scoped advisory lock keyed by the sha, then sees
+the committed row: one wins, the other returns False. On SQLite every write transaction takes the
+database's write lock up front (BEGIN IMMEDIATE) and, inside one process, a mutex, so writers queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, Row, and_, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.dml import Insert
+
+from bot.adapters.store import tables as t
+from bot.adapters.store.database import (
+    DEFAULT_URL,
+    WRITE,
+    StoreError,
+    is_sqlite,
+    make_engine,
+    normalise_url,
+)
+from bot.adapters.store.migrations import migrate
+from bot.core.live import (
+    AuditEntry,
+    AuditKind,
+    DriftRecord,
+    LiveChange,
+    LiveRecord,
+    Lock,
+    Transition,
+    advance,
+    due_transitions,
+    to_jsonable,
+)
+from bot.core.model import Action, Kind, PendingState, ResourceKey, Status
+
+Clock = Callable[[], datetime]
+# Called after each resource of a merge is written, inside the transaction: tests inject crashes here.
+ResourceHook = Callable[[LiveChange], None]
+SCHEDULER = "approvalbot"
+_CLOCK_ACTIONS = {Status.RUNNING: Action.START, Status.FINISHED: Action.FINISH}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The live store. Thread-safe; one instance per process, shared by every worker thread."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = _utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+        # SQLite has one writer: queue this process's writers here instead of spinning on busy_timeout.
+        self._write_mutex: threading.Lock | None = threading.Lock() if is_sqlite(engine) else None
+
+    @classmethod
+    def from_url(cls, url: str = DEFAULT_URL, *, clock: Clock = _utcnow, upgrade: bool = True) -> Store:
+        """Open (and by default migrate) the store at `url`: sqlite:///FILE or postgresql://…"""
+        parsed = normalise_url(url)
+        engine = make_engine(parsed)
+        if upgrade:
+            try:
+                migrate(engine)
+            except OperationalError as exc:
+                engine.dispose()
+                shown = parsed.render_as_string(hide_password=True)
+                raise StoreError(f"cannot open the store at {shown}: {exc.orig}; check DATABASE_URL") from exc
+        return cls(engine, clock=clock)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers (for /healthz)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError:
+            return False
+        return True
+
+    # -- deliveries and notifications: insert-if-absent on a unique key, so racing replicas agree --
+
+    def record_delivery(self, delivery_id: str, event: str) -> bool:
+        """True the first time `delivery_id` is seen; False on every redelivery."""
+        with self._write() as conn:
+            return _insert_if_absent(
+                conn, t.deliveries, {"delivery_id": delivery_id, "event": event, "received_at": self._clock()}
+            )
+
+    def claim_notification(self, key: str) -> bool:
+        """True the first time `key` is claimed: the caller sends the email; False: already sent."""
+        with self._write() as conn:
+            return _insert_if_absent(conn, t.notifications, {"key": key, "claimed_at": self._clock()})
+
+    # -- applying merges --
+
+    def apply_merge(
+        self,
+        merge_sha: str,
+        pr_number: int | None,
+        changes: Sequence[LiveChange],
+        audit: Sequence[AuditEntry],
+        *,
+        after_each: ResourceHook | None = None,
+    ) -> bool:
+        """Apply a merge's changes and audit entries in one transaction; False (and nothing done) on replay.
+
+        Audit entries without a commit or PR number get this merge's.
+        """
+        now = self._clock()
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(merge_sha)})
+            row = {"merge_sha": merge_sha, "pr_number": pr_number, "applied_at": now}
+            if not _insert_if_absent(conn, t.applied_commits, row):
+                return False
+            for change in changes:
+                _write_change(conn, change, merge_sha, now)
+                if after_each is not None:
+                    after_each(change)
+            entries = [_with_commit(entry, merge_sha, pr_number) for entry in audit]
+            if entries:
+                conn.execute(t.audit_log.insert(), [_audit_row(e, now) for e in entries])
+            return True
+
+    def is_applied(self, merge_sha: str) -> bool:
+        return merge_sha in self.applied([merge_sha])
+
+    def applied(self, merge_shas: Iterable[str]) -> set[str]:
+        """Those of `merge_shas` already applied (reconcile asks for a page of merges at once)."""
+        wanted = list(dict.fromkeys(merge_shas))
+        if not wanted:
+            return set()
+        col = t.applied_commits.c.merge_sha
+        with self._engine.connect() as conn:
+            return set(conn.execute(select(col).where(col.in_(wanted))).scalars())
+
+    def live(self, account: str | None = None) -> list[LiveRecord]:
+        query = select(t.live_resources).order_by(*_key_columns(t.live_resources))
+        if account is not None:
+            query = query.where(t.live_resources.c.account == account)
+        with self._engine.connect() as conn:
+            return [_live_record(row) for row in conn.execute(query)]
+
+    def get_live(self, key: ResourceKey) -> LiveRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.live_resources).where(_key_is(t.live_resources, key))).first()
+        return None if row is None else _live_record(row)
+
+    def apply_due_transitions(self, now: datetime) -> list[Transition]:
+        """Start scheduled experiments whose start_at passed and finish running ones past end_at.
+
+        One transaction, with a `schedule` audit entry per transition. On PostgreSQL the candidate rows
+        are locked first, so two replicas ticking together make each transition once.
+        """
+        lr = t.live_resources
+        candidates = (
+            select(lr)
+            .where(lr.c.kind == Kind.EXPERIMENT.value)
+            .where(lr.c.status.in_([Status.SCHEDULED.value, Status.RUNNING.value]))
+            .order_by(*_key_columns(lr))
+            .with_for_update()
+        )
+        done: list[Transition] = []
+        with self._write() as conn:
+            records = {r.key: r for r in map(_live_record, conn.execute(candidates))}
+            for step in due_transitions(records.values(), now):
+                record = records.get(step.key)
+                if record is None or record.status is not step.from_status:
+                    continue
+                document = advance(record, step)
+                changed = conn.execute(
+                    update(lr)
+                    .where(_key_is(lr, step.key), lr.c.status == step.from_status.value)
+                    .values(
+                        status=step.to_status.value,
+                        document=document,
+                        revision=lr.c.revision + 1,
+                        updated_at=now,
+                    )
+                )
+                if changed.rowcount != 1:
+                    records.pop(step.key)
+                    continue
+                records[step.key] = LiveRecord(
+                    step.key, step.to_status, document, record.revision + 1, record.applied_commit, now
+                )
+                conn.execute(t.audit_log.insert().values(**_audit_row(_clock_audit(step, now), now)))
+                done.append(step)
+        return done
+
+    # -- audit --
+
+    def audit(self, entry: AuditEntry) -> AuditEntry:
+        """Append one entry; returns it with its id and time."""
+        now = self._clock()
+        with self._write() as conn:
+            row = _audit_row(entry, now)
+            new_id = conn.execute(t.audit_log.insert().values(**row).returning(t.audit_log.c.id)).scalar_one()
+        return _audit_entry({**row, "id": new_id})
+
+    def audit_log(
+        self, account: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[AuditEntry]:
+        """Newest first; pass the last entry's id as `before_id` for the next page."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        al = t.audit_log
+        query = select(al).order_by(al.c.id.desc()).limit(limit)
+        if account is not None:
+            query = query.where(al.c.account == account)
+        if before_id is not None:
+            query = query.where(al.c.id < before_id)
+        with self._engine.connect() as conn:
+            return [_audit_entry(dict(row._mapping)) for row in conn.execute(query)]
+
+    # -- locks --
+
+    def set_locks(
+        self, pr_number: int, keys_with_pending: Mapping[ResourceKey, PendingState | None]
+    ) -> list[Lock]:
+        """Make `pr_number` hold exactly these keys; returns the locks other PRs already hold (not taken).
+
+        A key this PR already held keeps its `since`, so re-evaluating a PR never reorders the queue.
+        """
+        lk = t.locks
+        now = self._clock()
+        conflicts: list[Lock] = []
+        with self._write() as conn:
+            held = {_lock(row).key for row in conn.execute(select(lk).where(lk.c.pr_number == pr_number))}
+            for key in held - set(keys_with_pending):
+                conn.execute(delete(lk).where(_key_is(lk, key), lk.c.pr_number == pr_number))
+            for key, pending in sorted(keys_with_pending.items()):
+                state = None if pending is None else pending.value
+                if key in held:
+                    conn.execute(update(lk).where(_key_is(lk, key)).values(pending_state=state))
+                    continue
+                row = {**_key_values(key), "pr_number": pr_number, "pending_state": state, "since": now}
+                if not _insert_if_absent(conn, lk, row):
+                    holder = conn.execute(select(lk).where(_key_is(lk, key))).first()
+                    if holder is not None:
+                        conflicts.append(_lock(holder))
+        return conflicts
+
+    def release_locks(self, pr_number: int) -> int:
+        """Drop every lock `pr_number` holds (merged or closed); returns how many."""
+        with self._write() as conn:
+            return conn.execute(delete(t.locks).where(t.locks.c.pr_number == pr_number)).rowcount
+
+    def locks(self) -> list[Lock]:
+        with self._engine.connect() as conn:
+            return [_lock(row) for row in conn.execute(select(t.locks).order_by(*_key_columns(t.locks)))]
+
+    def lock_holder(self, key: ResourceKey) -> Lock | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.locks).where(_key_is(t.locks, key))).first()
+        return None if row is None else _lock(row)
+
+    # -- drift --
+
+    def record_drift(self, commit_sha: str, detail: Mapping[str, Any]) -> bool:
+        """Record an unapproved commit on the default branch; True the first time (alert then)."""
+        with self._write() as conn:
+            row = {"commit_sha": commit_sha, "at": self._clock(), "detail": to_jsonable(detail)}
+            return _insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
+
+    def drift(self) -> list[DriftRecord]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.drift).order_by(t.drift.c.id))
+            return [DriftRecord(r.commit_sha, r.detail, r.at, r.id) for r in rows]
+
+    # -- plumbing --
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        mutex: AbstractContextManager[Any] = (
+            self._write_mutex if self._write_mutex is not None else nullcontext()
+        )
+        with mutex, self._engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            yield conn
+
+
+def _insert(conn: Connection) -> Callable[[Any], Insert]:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert  # type: ignore[no-any-return]
+
+
+def _insert_if_absent(
+    conn: Connection, table: Any, values: Mapping[str, Any], conflict: Sequence[str] | None = None
+) -> bool:
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
+    elements = list(conflict or [c.name for c in table.primary_key.columns])
+    statement = _insert(conn)(table).values(**values).on_conflict_do_nothing(index_elements=elements)  # type: ignore[attr-defined]
+    return conn.execute(statement.returning(table.c[elements[0]])).first() is not None
+
+
+def _write_change(conn: Connection, change: LiveChange, merge_sha: str, now: datetime) -> None:
+    lr = t.live_resources
+    if change.deleted:
+        conn.execute(delete(lr).where(_key_is(lr, change.key)))
+        return
+    assert change.status is not None and change.document is not None
+    values = {
+        **_key_values(change.key),
+        "status": change.status.value,
+        "document": to_jsonable(change.document),
+        "revision": 1,
+        "applied_commit": merge_sha,
+        "updated_at": now,
+    }
+    conn.execute(_upsert_live(conn.dialect.name), values)
+
+
+@cache
+def _upsert_live(dialect: str) -> Insert:
+    """INSERT … ON CONFLICT DO UPDATE of one live row, built once: building it costs more than running it."""
+    lr = t.live_resources
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(lr)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in lr.primary_key.columns],
+        set_={
+            "status": excluded.status,
+            "document": excluded.document,
+            "revision": lr.c.revision + 1,
+            "applied_commit": excluded.applied_commit,
+            "updated_at": excluded.updated_at,
+        },
+    )
+
+
+def _lock_key(merge_sha: str) -> int:
+    """A signed 64-bit advisory lock key for a merge sha."""
+    return int.from_bytes(hashlib.sha256(merge_sha.encode()).digest()[:8], "big", signed=True)
+
+
+def _key_columns(table: Any) -> tuple[Any, ...]:
+    return (table.c.account, table.c.kind, table.c.id)
+
+
+def _key_is(table: Any, key: ResourceKey) -> Any:
+    return and_(table.c.account == key.account, table.c.kind == key.kind.value, table.c.id == key.id)
+
+
+def _key_values(key: ResourceKey) -> dict[str, str]:
+    return {"account": key.account, "kind": key.kind.value, "id": key.id}
+
+
+def _live_record(row: Row[Any]) -> LiveRecord:
+    key = ResourceKey(row.account, Kind(row.kind), row.id)
+    return LiveRecord(key, Status(row.status), row.document, row.revision, row.applied_commit, row.updated_at)
+
+
+def _lock(row: Row[Any]) -> Lock:
+    key = ResourceKey(row.account, Kind(row.kind), row.id)
+    pending = None if row.pending_state is None else PendingState(row.pending_state)
+    return Lock(key, row.pr_number, pending, row.since)
+
+
+def _with_commit(entry: AuditEntry, merge_sha: str, pr_number: int | None) -> AuditEntry:
+    return replace(
+        entry,
+        commit_sha=entry.commit_sha or merge_sha,
+        pr_number=entry.pr_number if entry.pr_number is not None else pr_number,
+    )
+
+
+def _audit_row(entry: AuditEntry, now: datetime) -> dict[str, Any]:
+    resource = entry.resource
+    return {
+        "at": entry.at or now,
+        "kind": entry.kind.value,
+        "account": entry.account,
+        "resource_kind": None if resource is None else resource.kind.value,
+        "resource_id": None if resource is None else resource.id,
+        "actor": entry.actor,
+        "pr_number": entry.pr_number,
+        "commit_sha": entry.commit_sha,
+        "action": None if entry.action is None else entry.action.value,
+        "feedback": entry.feedback,
+        "winner": entry.winner,
+        "detail": to_jsonable(entry.detail),
+    }
+
+
+def _audit_entry(row: Mapping[str, Any]) -> AuditEntry:
+    resource = None
+    if row["resource_kind"] is not None and row["account"] is not None:
+        resource = ResourceKey(row["account"], Kind(row["resource_kind"]), row["resource_id"])
+    return AuditEntry(
+        kind=AuditKind(row["kind"]),
+        account=row["account"],
+        resource=resource,
+        actor=row["actor"],
+        pr_number=row["pr_number"],
+        commit_sha=row["commit_sha"],
+        action=None if row["action"] is None else Action(row["action"]),
+        feedback=row["feedback"],
+        winner=row["winner"],
+        detail=row["detail"] or {},
+        at=row["at"],
+        id=row["id"],
+    )
+
+
+def _clock_audit(step: Transition, now: datetime) -> AuditEntry:
+    return AuditEntry(
+        kind=AuditKind.SCHEDULE,
+        resource=step.key,
+        actor=SCHEDULER,
+        action=_CLOCK_ACTIONS[step.to_status],
+        detail={"from": step.from_status.value, "to": step.to_status.value, "due_at": step.at.isoformat()},
+        at=now,
+    )

@@ -1,0 +1,140 @@
+"""The store's tables, as SQLAlchemy Core metadata (the final shape; migrations.py says how to get there).
+
+Core rather than the ORM: every operation here is a set-based statement (insert-if-absent, upsert,
+conditional update) inside one explicit transaction, and callers get frozen dataclasses back; an
+identity map, lazy loading and detached instances would add state without buying anything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy import DateTime as _DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out: SQLite keeps no zone, so one is put back when reading."""
+
+    impl = _DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime to the store")
+        aware = value.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+# Keys are GitHub-sized strings; bounded so PostgreSQL and SQLite index them the same way.
+Name = String(200)
+Sha = String(64)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+live_resources = Table(
+    "live_resources",
+    metadata,
+    Column("account", Name, primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("id", Name, primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("document", Json, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("applied_commit", Sha),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account", Name),
+    Column("resource_kind", String(32)),
+    Column("resource_id", Name),
+    Column("actor", Name),
+    Column("pr_number", Integer),
+    Column("commit_sha", Sha),
+    Column("action", String(32)),
+    Column("feedback", Text),
+    Column("winner", Name),
+    Column("detail", Json, nullable=False),
+)
+
+applied_commits = Table(
+    "applied_commits",
+    metadata,
+    Column("merge_sha", Sha, primary_key=True),
+    Column("pr_number", Integer),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("delivery_id", Name, primary_key=True),
+    Column("event", String(100), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("account", Name, primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("id", Name, primary_key=True),
+    Column("pr_number", Integer, nullable=False),
+    Column("pending_state", String(32)),
+    Column("since", UtcDateTime, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("key", String(500), primary_key=True),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+drift = Table(
+    "drift",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("commit_sha", Sha, nullable=False, unique=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", Json, nullable=False),
+)
+
+audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
+locks_by_pr = Index("ix_locks_pr_number", locks.c.pr_number)

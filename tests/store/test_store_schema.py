@@ -1,0 +1,142 @@
+"""Schema migrations and database URLs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.adapters.store import Store, StoreError, normalise_url
+from bot.adapters.store import tables as t
+from bot.adapters.store.database import make_engine
+from bot.adapters.store.migrations import LATEST, MIGRATIONS, current_version, migrate
+from bot.core.model import Kind, PendingState, ResourceKey
+
+
+def version_of(url: str) -> int:
+    engine = make_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            return current_version(conn)
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_database_gets_every_table(store_url: str) -> None:
+    store = Store.from_url(store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert current_version(conn) == LATEST == len(MIGRATIONS)
+            names = set(inspect(conn).get_table_names())
+        assert names == {table.name for table in t.metadata.sorted_tables}
+    finally:
+        store.close()
+
+
+def test_migrating_twice_is_a_no_op(store_url: str) -> None:
+    Store.from_url(store_url).close()
+    engine = make_engine(normalise_url(store_url))
+    try:
+        assert migrate(engine) == []
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version FROM schema_version ORDER BY version")).scalars().all()
+        assert rows == list(range(1, LATEST + 1))
+    finally:
+        engine.dispose()
+
+
+def test_a_database_one_version_behind_is_upgraded_and_keeps_its_data(store_url: str) -> None:
+    engine = make_engine(normalise_url(store_url))
+    try:
+        assert migrate(engine, MIGRATIONS[:-1]) == list(range(1, LATEST))
+        with engine.begin() as conn:
+            conn.execute(
+                t.deliveries.insert().values(delivery_id="old", event="push", received_at=datetime.now(UTC))
+            )
+            assert not inspect(conn).has_table("locks")
+    finally:
+        engine.dispose()
+    assert version_of(store_url) == LATEST - 1
+    store = Store.from_url(store_url)
+    try:
+        assert version_of(store_url) == LATEST
+        assert not store.record_delivery("old", "push")
+        key = ResourceKey("web", Kind.EXPERIMENT, "a")
+        assert store.set_locks(1, {key: PendingState.PAUSE_PENDING}) == []
+    finally:
+        store.close()
+
+
+def test_a_database_newer_than_the_code_is_refused(store_url: str) -> None:
+    Store.from_url(store_url).close()
+    engine = make_engine(normalise_url(store_url))
+    try:
+        with pytest.raises(StoreError, match=f"schema version {LATEST}, newer than this approvalbot"):
+            migrate(engine, MIGRATIONS[:-1])
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("given", "driver", "database"),
+    [
+        ("postgres://u:p@db:5432/bot", "postgresql+psycopg", "bot"),
+        ("postgresql://u@db/bot", "postgresql+psycopg", "bot"),
+        ("postgresql+psycopg://u@db/bot", "postgresql+psycopg", "bot"),
+        ("sqlite:///approvalbot.db", "sqlite", "approvalbot.db"),
+        ("sqlite://", "sqlite", None),
+    ],
+)
+def test_urls_are_normalised(given: str, driver: str, database: str | None) -> None:
+    url = normalise_url(given)
+    assert (url.drivername, url.database) == (driver, database)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("mysql://u@db/bot", "supports sqlite:///FILE and postgresql://"),
+        ("postgresql+psycopg2://u@db/bot", "use postgresql:// \\(psycopg 3\\)"),
+        ("not a url", "is not a database URL"),
+    ],
+)
+def test_unsupported_urls_are_refused_clearly(given: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        normalise_url(given)
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist; create it"):
+        Store.from_url(f"sqlite:///{tmp_path / 'nope' / 'bot.db'}")
+
+
+def test_an_unreachable_postgres_is_reported_without_the_password() -> None:
+    with pytest.raises(
+        StoreError, match=re.escape("cannot open the store at postgresql+psycopg://u:***@127.0.0.1:1/x")
+    ):
+        Store.from_url("postgres://u:secret@127.0.0.1:1/x?connect_timeout=2")
+
+
+def test_an_in_memory_sqlite_store_works_across_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store.from_url("sqlite://")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda n: store.record_delivery(f"d{n % 5}", "push"), range(20)))
+        assert results.count(True) == 5
+    finally:
+        store.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    store = Store.from_url(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.close()
