@@ -78,6 +78,12 @@ class Position:
     column: int = 1  # 1-based
 
 
+class ItemId(str):
+    """A list item named by its `id` inside a DocPath: the diff matches variants by id, not position."""
+
+    __slots__ = ()
+
+
 # A path inside a document, as the keys and list indexes that lead to a value.
 DocPath = tuple[str | int, ...]
 
@@ -162,7 +168,8 @@ class FieldChange:
         """`variants[1].weight` style, for humans and the JSON contract."""
         out = ""
         for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+            bracketed = isinstance(part, int | ItemId)
+            out += f"[{part}]" if bracketed else (f".{part}" if out else str(part))
         return out
 
 

@@ -1,0 +1,177 @@
+"""The JSON schemas shipped in the package, and their errors as located, readable `Problem`s.
+
+jsonschema's own messages ("'fifty' is not of type 'number'") are for programmers; we rebuild each
+from the failing keyword and the schema node, and place it at the offending key using the document's
+position map.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from importlib.resources import files
+from typing import Any
+
+# jsonschema ships no type hints and types-jsonschema is not a dependency.
+from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError, best_match  # type: ignore[import-untyped]
+
+from bot.core.model import DocPath, Document, Problem
+from bot.core.rules import describe, dotted, time_error
+
+SCHEMA_NAMES = ("experiment", "remote-config", "approvalbot-config")
+
+_TYPE_NAMES = {
+    "string": "text (a string)",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def schema(name: str) -> Mapping[str, Any]:
+    """The parsed schema document `name` (one of SCHEMA_NAMES)."""
+    if name not in SCHEMA_NAMES:
+        raise ValueError(f"unknown schema {name!r}; expected one of {', '.join(SCHEMA_NAMES)}")
+    return _load(name)
+
+
+def validate(schema_name: str, document: Document, file: str) -> list[Problem]:
+    """Every schema violation of `document`, one readable problem each, sorted."""
+    validator = _validator(schema_name)
+    found: set[Problem] = set()
+    for error in validator.iter_errors(document.data):
+        for path, message in _explain(error):
+            position = document.position(path)
+            found.add(Problem(file, position.line, position.column, message))
+    return sorted(found)
+
+
+@functools.cache
+def _load(name: str) -> Mapping[str, Any]:
+    resource = files("bot") / "schemas" / f"{name}.schema.json"
+    loaded: Mapping[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return loaded
+
+
+@functools.cache
+def _validator(name: str) -> Draft202012Validator:
+    loaded = schema(name)
+    Draft202012Validator.check_schema(loaded)
+    return Draft202012Validator(loaded, format_checker=_format_checker())
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker()
+    # Our own date-time check: jsonschema's needs an optional package, and we insist on a zone.
+    checker.checks("date-time")(lambda value: time_error(value) is None)
+    return checker
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[DocPath, str]]:
+    """(where, message) pairs for one jsonschema error; some errors name several places."""
+    path: DocPath = tuple(error.absolute_path)
+    keyword = str(error.validator)
+    node: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    instance = error.instance
+    where = f"{dotted(path)}: " if path else ""
+    if keyword in ("anyOf", "oneOf") and error.context:
+        inner = best_match(error.context)
+        if inner is not None:
+            yield from _explain(inner)
+            return
+    if "propertyNames" in error.relative_schema_path:
+        yield (*path, str(instance)), f"{where}key {instance!r} is not valid; keys must be {_rule_text(node)}"
+    elif keyword == "additionalProperties" and isinstance(instance, Mapping):
+        yield from _unknown_fields(path, node, instance)
+    elif keyword == "required" and isinstance(instance, Mapping):
+        for name in error.validator_value:
+            if name not in instance:
+                yield path, f"{where}missing required field {name!r}"
+    elif keyword == "type" or keyword in _BOUNDS:
+        yield path, f"{where}must be {_expected(node)}, got {describe(instance)}"
+    elif keyword == "enum":
+        choices = [describe(c) for c in error.validator_value]
+        hint = _did_you_mean(instance, [str(c) for c in error.validator_value])
+        yield path, f"{where}must be one of {', '.join(choices)}, got {describe(instance)}{hint}"
+    elif keyword == "const":
+        yield path, f"{where}must be {describe(error.validator_value)}, got {describe(instance)}"
+    elif keyword == "pattern":
+        yield path, f"{where}must be {_rule_text(node)}, got {describe(instance)}"
+    elif keyword == "format" and error.validator_value == "date-time":
+        yield path, f"{where}{time_error(instance)}"
+    else:
+        yield path, f"{where}{_size_message(keyword, error.validator_value, instance) or error.message}"
+
+
+def _unknown_fields(
+    path: DocPath, node: Mapping[str, Any], instance: Mapping[str, Any]
+) -> Iterator[tuple[DocPath, str]]:
+    allowed = sorted(node.get("properties", {}))
+    where = f"{dotted(path)}: " if path else ""
+    for name in instance:
+        if name in allowed:
+            continue
+        hint = _did_you_mean(name, allowed)
+        yield (*path, name), f"{where}unknown field {name!r} (allowed: {', '.join(allowed)}){hint}"
+
+
+def _expected(node: Mapping[str, Any]) -> str:
+    types = node.get("type")
+    names = [types] if isinstance(types, str) else list(types or [])
+    text = _or([_TYPE_NAMES.get(t, t) for t in names]) or "a valid value"
+    low, high = node.get("minimum"), node.get("maximum")
+    if low is not None and high is not None:
+        return f"{text} between {low} and {high}"
+    if low is not None:
+        return f"{text} of at least {low}"
+    if node.get("exclusiveMinimum") is not None:
+        text += f" greater than {node['exclusiveMinimum']}"
+    if high is not None:
+        text += f" of at most {high}"
+    return text
+
+
+def _rule_text(node: Mapping[str, Any]) -> str:
+    """What a pattern means in words: the schema node's description, else the pattern itself."""
+    description = node.get("description")
+    if isinstance(description, str):
+        return description[0].lower() + description[1:].rstrip(".")
+    return f"text matching {node.get('pattern')}"
+
+
+def _size_message(keyword: str, limit: Any, instance: Any) -> str | None:
+    if keyword == "minLength":
+        return "must not be empty" if limit == 1 else f"must be at least {limit} characters long"
+    if keyword == "maxLength":
+        return f"is {len(instance)} characters long; at most {limit} are allowed"
+    if keyword == "minItems":
+        return f"needs at least {limit} items, got {len(instance)}"
+    if keyword == "maxItems":
+        return f"may have at most {limit} items, got {len(instance)}"
+    if keyword == "uniqueItems" and isinstance(instance, list):
+        seen: list[Any] = []
+        for item in instance:
+            if item in seen:
+                return f"{describe(item)} is listed twice; list each item once"
+            seen.append(item)
+    return None
+
+
+def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _or(words: Sequence[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} or {words[-1]}"

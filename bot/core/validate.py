@@ -1,0 +1,86 @@
+"""Check a whole revision of the config repo: every resource file, alone and against the others.
+
+This backs `approvalbot validate`. Only files that can be resources are read: YAML files that an
+account's globs match. Other YAML files outside dot-directories are reported, because a resource
+that belongs to no account would otherwise be silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from bot.core import rules
+from bot.core.loading import load_resource
+from bot.core.model import Kind, Problem, Resource
+from bot.core.repo_config import CONFIG_PATH, RepoConfig
+from bot.core.tree import Tree
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def is_yaml(path: str) -> bool:
+    return path.endswith(YAML_SUFFIXES)
+
+
+def is_tool_file(path: str) -> bool:
+    """Files of other tools (.github/workflows, .pre-commit-config.yaml) and our own config."""
+    return path == CONFIG_PATH or any(part.startswith(".") for part in path.split("/"))
+
+
+def resource_paths(tree: Tree, config: RepoConfig) -> dict[str, str]:
+    """path -> account for every file of `tree` that is a resource file of some account."""
+    found: dict[str, str] = {}
+    for path in tree.paths():
+        if not is_yaml(path) or is_tool_file(path):
+            continue
+        account = config.account_for(path)
+        if account is not None:
+            found[path] = account.name
+    return found
+
+
+def load_tree(tree: Tree, config: RepoConfig) -> tuple[list[Resource], list[Problem]]:
+    """Every resource of `tree` loaded and checked on its own, plus the problems found doing so."""
+    resources: list[Resource] = []
+    problems: list[Problem] = []
+    owned = resource_paths(tree, config)
+    for path in tree.paths():
+        if not is_yaml(path) or is_tool_file(path):
+            continue
+        account = owned.get(path)
+        if account is None:
+            problems.append(
+                Problem(path, 1, 1, "not in any account's paths; add a glob under accounts.<name>.paths")
+            )
+            continue
+        raw = tree.read(path)
+        if raw is None:
+            continue  # listed but gone: the tree changed under us; nothing to check
+        result = load_resource(path, raw, account)
+        problems.extend(result.problems)
+        if result.resource is not None:
+            resources.append(result.resource)
+    return resources, problems
+
+
+def validate_tree(tree: Tree, config: RepoConfig) -> list[Problem]:
+    """Every problem of every resource file of `tree`, cross-checked; sorted and free of repeats."""
+    resources, problems = load_tree(tree, config)
+    problems.extend(rules.check_unique_ids(resources))
+    problems.extend(check_all_references(resources))
+    return sorted(set(problems))
+
+
+def check_all_references(resources: Iterable[Resource]) -> list[Problem]:
+    """Each experiment's overrides against the remote config variables of its own account."""
+    listed = list(resources)
+    variables: dict[str, dict[str, Resource]] = defaultdict(dict)
+    for resource in sorted(listed, key=lambda r: r.path):
+        if resource.key.kind is Kind.REMOTE_CONFIG:
+            variables[resource.key.account].setdefault(resource.key.id, resource)
+    problems: list[Problem] = []
+    for resource in listed:
+        if resource.key.kind is Kind.EXPERIMENT:
+            problems.extend(rules.check_references(resource, variables[resource.key.account]))
+    return problems

@@ -1,0 +1,336 @@
+"""Safe YAML loading: positions, guards against hostile files, and load_resource's verdicts."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from textwrap import dedent
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.core import loading
+from bot.core.loading import MAX_ALIASES, MAX_DEPTH, load_resource, parse_yaml
+from bot.core.model import Kind, Position, Problem, ResourceKey
+
+FILE = "web/experiments/checkout_test.yaml"
+
+EXPERIMENT = dedent(
+    """\
+    kind: experiment
+    id: checkout_test
+    name: Checkout test
+    status: running
+    metrics:
+      primary: {id: conversion}
+    variants:
+      - id: control
+        weight: 50
+        control: true
+      - id: green
+        weight: 50
+    """
+)
+
+
+def problems(raw: bytes | str, **kwargs: int) -> list[str]:
+    data = raw.encode() if isinstance(raw, str) else raw
+    document, found = parse_yaml(FILE, data, **kwargs)
+    assert (document is None) == bool(found)
+    return [str(p) for p in found]
+
+
+# --- what a good file gives ----------------------------------------------------------------------
+
+
+def test_positions_of_every_key_and_item_are_one_based() -> None:
+    document, found = parse_yaml(FILE, EXPERIMENT.encode())
+    assert found == [] and document is not None
+    assert document.positions[("kind",)] == Position(1, 1)
+    assert document.positions[("metrics", "primary")] == Position(6, 3)
+    assert document.positions[("metrics", "primary", "id")] == Position(6, 13)
+    assert document.positions[("variants", 1)] == Position(11, 5)
+    assert document.positions[("variants", 1, "weight")] == Position(12, 5)
+    assert document.position(("variants", 1, "weight", "nowhere")) == Position(12, 5)
+
+
+def test_scalars_are_plain_json_values_and_times_stay_text() -> None:
+    raw = "a: 0x1F\nb: 1_000\nc: 2.5\nd: true\ne: ~\nf: 2030-01-15T09:00:00Z\ng: '007'\non: yes\n1: x\n"
+    document, found = parse_yaml(FILE, raw.encode())
+    assert found == [] and document is not None
+    assert document.data == {
+        "a": 31,
+        "b": 1000,
+        "c": 2.5,
+        "d": True,
+        "e": None,
+        "f": "2030-01-15T09:00:00Z",
+        "g": "007",
+        "on": True,  # YAML's value is a boolean, but keys keep the characters written
+        "1": "x",
+    }
+
+
+def test_a_byte_order_mark_is_accepted() -> None:
+    document, found = parse_yaml(FILE, b"\xef\xbb\xbfkind: experiment\n")
+    assert found == [] and document is not None and document.data == {"kind": "experiment"}
+
+
+def test_aliases_within_budget_are_expanded() -> None:
+    document, found = parse_yaml(FILE, b"base: &b {x: 1}\ncopy: *b\n")
+    assert found == [] and document is not None
+    assert document.data == {"base": {"x": 1}, "copy": {"x": 1}}
+
+
+# --- refused files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", f"{FILE}:1:1: file is empty; expected a mapping of fields like 'kind: experiment'"),
+        (
+            "# only a comment\n",
+            f"{FILE}:1:1: file is empty; expected a mapping of fields like 'kind: experiment'",
+        ),
+        (
+            "- a\n- b\n",
+            f"{FILE}:1:1: top level must be a mapping of fields like 'kind: experiment', got a list",
+        ),
+        (
+            "just text\n",
+            f"{FILE}:1:1: top level must be a mapping of fields like 'kind: experiment', "
+            "got the value 'just text'",
+        ),
+        (
+            "kind: experiment\nid: a\nstatus: draft\nid: b\n",
+            f"{FILE}:4:1: duplicate key 'id' (first at line 2); keep only one of them",
+        ),
+        (
+            "kind: experiment\ncmd: !!python/object/apply:os.system [echo hi]\n",
+            f"{FILE}:2:6: tag '!!python/object/apply:os.system' is not allowed; only plain data "
+            "(text, numbers, true/false, null, lists and mappings) may be used",
+        ),
+        (
+            "kind: !custom experiment\n",
+            f"{FILE}:1:7: tag '!custom' is not allowed; only plain data "
+            "(text, numbers, true/false, null, lists and mappings) may be used",
+        ),
+        (
+            "data: !!binary aGVsbG8=\n",
+            f"{FILE}:1:7: tag '!!binary' is not allowed; only plain data "
+            "(text, numbers, true/false, null, lists and mappings) may be used",
+        ),
+        ("a: 1\n<<: {b: 2}\n", f"{FILE}:2:1: merge keys ('<<') are not supported; write the fields out"),
+        ("? [a, b]\n: 1\n", f"{FILE}:1:3: a key must be plain text, not a mapping or list"),
+        (
+            "kind: experiment\nname: [unclosed\n",
+            f"{FILE}:3:1: invalid YAML: did not find expected ',' or ']'",
+        ),
+        ("a: *nowhere\n", f"{FILE}:1:4: invalid YAML: found undefined alias"),
+        (
+            "a: &x [*x]\n",
+            f"{FILE}:1:4: an alias refers to a mapping or list that contains it; YAML cycles are not allowed",
+        ),
+        (
+            "a: 1\n---\nb: 2\n",
+            f"{FILE}:2:1: invalid YAML: expected a single document in the stream, but found another document",
+        ),
+        ("a: \x07\n", f"{FILE}:1:4: invalid YAML: control characters are not allowed"),
+    ],
+)
+def test_refused_files_say_why_and_where(raw: str, expected: str) -> None:
+    assert problems(raw)[0].startswith(expected)
+
+
+def test_all_duplicate_keys_and_tags_are_reported_together() -> None:
+    raw = "a: 1\na: 2\nb: !!set {x}\nc:\n  d: 1\n  d: 2\n"
+    assert problems(raw) == [
+        f"{FILE}:2:1: duplicate key 'a' (first at line 1); keep only one of them",
+        f"{FILE}:3:4: tag '!!set' is not allowed; only plain data "
+        "(text, numbers, true/false, null, lists and mappings) may be used",
+        f"{FILE}:6:3: duplicate key 'd' (first at line 5); keep only one of them",
+    ]
+
+
+def test_non_utf8_is_refused_at_the_bad_byte() -> None:
+    assert problems(b"kind: experiment\nname: caf" + b"\xe9\n") == [
+        f"{FILE}:2:10: not valid UTF-8 (byte 0xe9); save the file as UTF-8"
+    ]
+
+
+def test_size_limit() -> None:
+    raw = b"a: " + b"x" * 300
+    assert problems(raw, max_bytes=100) == [
+        f"{FILE}:1:1: file is 303 bytes, over the limit of 100; split it up"
+    ]
+    assert problems(raw, max_bytes=303) == []
+
+
+def test_default_size_limit_is_256_kib() -> None:
+    raw = b"a: '" + b"x" * (256 * 1024) + b"'\n"
+    assert problems(raw)[0].endswith("over the limit of 262,144; split it up")
+
+
+BILLION_LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
+    ]
+)
+
+
+def test_billion_laughs_is_refused_quickly_with_little_memory() -> None:
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        found = problems(BILLION_LAUGHS)
+    finally:
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert found == [f"{FILE}:2:4: more than {MAX_ALIASES} alias uses (*name); write the values out instead"]
+    # A hang guard, not a speed target (bench/bench_check.py measures speed): expansion never starts.
+    assert elapsed < 5
+    assert peak < 5 * 1024 * 1024
+
+
+def test_many_aliases_to_scalars_still_count_as_values() -> None:
+    # Scalar aliases cannot multiply, but every expanded value counts towards the node budget.
+    raw = "a: &a x\nb: [" + ", ".join(["*a"] * 120_000) + "]\n"
+    found = problems(raw.encode(), max_bytes=2_000_000)
+    # Located at the aliased value: that is what the file repeats.
+    assert found == [
+        f"{FILE}:1:4: the file expands to more than 100,000 values (through aliases?); simplify it"
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a: " + "[" * 100_000 + "]" * 100_000,  # would crash libyaml's recursive composer
+        "a:\n" + "- " * 100_000 + "x\n",
+        "a: " + "{b: " * 30_000 + "x" + "}" * 30_000,
+    ],
+)
+def test_deep_nesting_is_refused_without_crashing(raw: str) -> None:
+    found = problems(raw)
+    assert len(found) == 1
+    assert found[0].endswith(f"nested more than {MAX_DEPTH} levels deep; flatten the file")
+
+
+def test_nesting_just_within_the_limit_is_fine() -> None:
+    raw = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    assert problems(raw) == []
+    assert problems("a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH)[0].endswith("flatten the file")
+
+
+def test_python_tags_never_run_code(tmp_path) -> None:
+    marker = tmp_path / "ran"
+    raw = f"a: !!python/object/apply:os.system ['touch {marker}']\n"
+    assert problems(raw)
+    assert not marker.exists()
+
+
+# --- property: nothing escapes but problems -------------------------------------------------------
+
+_YAMLISH = st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!?|>'\"#%@`,\n \t0.~<")), max_size=60)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode), _YAMLISH.map(str.encode)))
+def test_random_input_never_raises(raw: bytes) -> None:
+    document, found = parse_yaml(FILE, raw)
+    assert (document is None) != (not found)
+    assert all(isinstance(p, Problem) and p.line >= 1 and p.column >= 1 for p in found)
+    result = load_resource(FILE, raw, "web")
+    assert result.resource is not None or result.problems
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_random_documents_load_as_resources_or_problems(value: object) -> None:
+    raw = yaml.safe_dump({"kind": "experiment", "id": "checkout_test", "extra": value}).encode()
+    result = load_resource(FILE, raw, "web")
+    assert result.resource is None and result.problems  # 'extra' is never allowed
+
+
+# --- load_resource -------------------------------------------------------------------------------
+
+
+def test_a_valid_experiment_loads_as_a_resource() -> None:
+    result = load_resource(FILE, EXPERIMENT.encode(), "web")
+    assert result.ok and result.problems == ()
+    assert result.resource is not None
+    assert result.resource.key == ResourceKey("web", Kind.EXPERIMENT, "checkout_test")
+    assert result.resource.path == FILE
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("id: a\n", f"{FILE}:1:1: missing required field 'kind' ('experiment' or 'remote_config')"),
+        ("id: a\nkind: test\n", f"{FILE}:2:1: kind: must be 'experiment' or 'remote_config', got 'test'"),
+        (
+            "kind: [experiment]\n",
+            f"{FILE}:1:1: kind: must be 'experiment' or 'remote_config', got ['experiment']",
+        ),
+    ],
+)
+def test_kind_chooses_the_schema(raw: str, expected: str) -> None:
+    result = load_resource(FILE, raw.encode(), "web")
+    assert result.resource is None
+    assert [str(p) for p in result.problems] == [expected]
+
+
+def test_schema_and_rule_problems_of_a_file_come_together() -> None:
+    raw = EXPERIMENT.replace("name: Checkout test", "name: Checkout test\ncolour: red").replace(
+        "weight: 50\n    control", "weight: 60\n    control"
+    )
+    result = load_resource("web/experiments/other.yaml", raw.encode(), "web")
+    assert result.resource is None  # the schema failed: no typed resource
+    messages = [str(p) for p in result.problems]
+    assert messages == [
+        "web/experiments/other.yaml:2:1: id 'checkout_test' does not match the file name 'other.yaml'; "
+        "rename the file to checkout_test.yaml, or set id: other (ids never change)",
+        "web/experiments/other.yaml:4:1: unknown field 'colour' (allowed: description, hypothesis, id, kind, "
+        "metrics, name, owner, schedule, status, tags, targeting, traffic_allocation, variants, winner)",
+        "web/experiments/other.yaml:8:1: variant weights must sum to 100, got 110 (control: 60, green: 50)",
+    ]
+
+
+def test_semantic_problems_keep_the_resource() -> None:
+    raw = EXPERIMENT.replace("weight: 50\n    control", "weight: 60\n    control")
+    result = load_resource(FILE, raw.encode(), "web")
+    assert result.resource is not None and not result.ok
+    assert [p.message for p in result.problems] == [
+        "variant weights must sum to 100, got 110 (control: 60, green: 50)"
+    ]
+
+
+def test_a_time_without_zone_is_reported_once() -> None:
+    raw = EXPERIMENT.replace("status: running", "status: running\nschedule:\n  start_at: 2030-01-15T09:00:00")
+    result = load_resource(FILE, raw.encode(), "web")
+    assert [str(p) for p in result.problems] == [
+        f"{FILE}:6:3: schedule.start_at: '2030-01-15T09:00:00' has no time zone; "
+        "add Z (UTC) or an offset like +02:00"
+    ]
+
+
+def test_pure_python_fallback_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [EXPERIMENT, BILLION_LAUGHS, "a: 1\na: 2\n", "a: " + "[" * 10_000 + "]" * 10_000, "- x\n"]
+    expected = [problems(raw) for raw in cases]
+    monkeypatch.setattr(loading, "_Loader", yaml.SafeLoader)
+    assert [problems(raw) for raw in cases] == expected
+    # libyaml and PyYAML word syntax errors differently; both are located problems.
+    assert problems("a: [")[0].startswith(f"{FILE}:1:5: invalid YAML: expected the node content")
+    document, _ = parse_yaml(FILE, EXPERIMENT.encode())
+    assert document is not None and document.positions[("variants", 1, "weight")] == Position(12, 5)
