@@ -1,0 +1,203 @@
+"""Configuration from the environment, read in this one place (nothing else reads `os.environ`).
+
+Every bad value fails at start-up with an error that names the variable, says what was wrong and
+what a good value looks like, so a misconfigured deployment never half-works.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.adapters.targets import Target
+
+DEFAULT_GITHUB_URL = "https://api.github.com"
+DEFAULT_DATABASE_URL = "sqlite:///approvalbot.db"
+DEFAULT_SMTP_FROM = "approvalbot@localhost"
+DEFAULT_WORKERS = 4
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SECRET_PATH_URLS = frozenset({"APPROVALBOT_SLACK_WEBHOOK_URL"})  # the path itself is the credential
+ALL_ACCOUNTS = "*"  # an API token that may read every account
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    webhook_secret: str | None = None
+    app_id: str | None = None
+    private_key: str | None = None  # PEM text (read from the file when the variable held a path)
+    github_url: str = DEFAULT_GITHUB_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    smtp_from: str = DEFAULT_SMTP_FROM
+    api_tokens: Mapping[str, str] = field(default_factory=dict)  # token → account name or "*"
+    targets: tuple[Target, ...] = ()
+    slack_webhook_url: str | None = None  # optional second notification channel
+    workers: int = DEFAULT_WORKERS
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        return cls(
+            webhook_secret=get("APPROVALBOT_WEBHOOK_SECRET"),
+            app_id=_app_id(get("APPROVALBOT_APP_ID")),
+            private_key=_private_key(env.get("APPROVALBOT_PRIVATE_KEY", "")),
+            github_url=_url(
+                "APPROVALBOT_GITHUB_URL",
+                get("APPROVALBOT_GITHUB_URL") or DEFAULT_GITHUB_URL,
+                ("http", "https"),
+            ).rstrip("/"),
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=_optional_url("REDIS_URL", get("REDIS_URL"), ("redis", "rediss", "unix")),
+            smtp_url=_optional_url("SMTP_URL", get("SMTP_URL"), ("smtp", "smtps")),
+            smtp_from=_email("APPROVALBOT_SMTP_FROM", get("APPROVALBOT_SMTP_FROM") or DEFAULT_SMTP_FROM),
+            api_tokens=_api_tokens(get("APPROVALBOT_API_TOKENS")),
+            targets=_targets(get("APPROVALBOT_TARGETS"), get("APPROVALBOT_TARGETS_SECRET")),
+            slack_webhook_url=_optional_url(
+                "APPROVALBOT_SLACK_WEBHOOK_URL", get("APPROVALBOT_SLACK_WEBHOOK_URL"), ("https", "http")
+            ),
+            workers=_workers(get("APPROVALBOT_WORKERS")),
+            log_level=_log_level(get("APPROVALBOT_LOG_LEVEL")),
+        )
+
+    def require_webhook_secret(self) -> str:
+        if not self.webhook_secret:
+            raise SettingsError(
+                "APPROVALBOT_WEBHOOK_SECRET is not set: the webhook server refuses to start without it, "
+                "since it could not tell GitHub's deliveries from forged ones. Set it to the secret "
+                "configured in the GitHub App's webhook settings."
+            )
+        return self.webhook_secret
+
+
+def _app_id(value: str | None) -> str | None:
+    if value is not None and not value.isdigit():
+        raise SettingsError(f"APPROVALBOT_APP_ID={value!r} is not a number: use the GitHub App's numeric id.")
+    return value
+
+
+def _private_key(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if value.startswith("-----BEGIN"):
+        # Some platforms cannot hold newlines in variables and store them as "\n".
+        return value.replace("\\n", "\n") + "\n"
+    path = Path(value).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(
+            f"APPROVALBOT_PRIVATE_KEY: cannot read the key file {str(path)!r} ({exc.strerror or exc}); "
+            "give the PEM text itself or the path of a readable .pem file."
+        ) from exc
+    if "-----BEGIN" not in text:
+        raise SettingsError(
+            f"APPROVALBOT_PRIVATE_KEY: {str(path)!r} does not hold a PEM key (no '-----BEGIN' line); "
+            "download the private key from the GitHub App's settings."
+        )
+    return text
+
+
+def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in schemes and (parts.scheme == "unix" or bool(parts.hostname))
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SettingsError(
+            f"{name}={_redacted(name, value)!r} is not a valid URL: "
+            f"expected {' or '.join(s + '://' for s in schemes)}HOST…"
+        )
+    return value
+
+
+def _redacted(name: str, value: str) -> str:
+    """The value with whatever may be a credential hidden: user:password@, and a webhook URL's path."""
+    shown = re.sub(r"(?<=://)[^/@]*@", "***@", value)
+    if name in SECRET_PATH_URLS:
+        shown = re.sub(r"(?<=[^/])/.*", "/***", shown.split("://", 1)[-1])
+    return shown
+
+
+def _optional_url(name: str, value: str | None, schemes: tuple[str, ...]) -> str | None:
+    return None if value is None else _url(name, value, schemes)
+
+
+def _email(name: str, value: str) -> str:
+    if "@" not in value or any(c.isspace() for c in value.strip("<> ")):
+        raise SettingsError(f"{name}={value!r} is not an email address: use e.g. approvalbot@example.com.")
+    return value
+
+
+def _api_tokens(value: str | None) -> dict[str, str]:
+    """`token=account,token2=*`: each read-API token and the account it may read ('*' for all)."""
+    tokens: dict[str, str] = {}
+    if value is None:
+        return tokens
+    for index, item in enumerate(value.split(","), start=1):
+        token, sep, account = (part.strip() for part in item.strip().partition("="))
+        if not sep or not token or not account:
+            raise SettingsError(
+                f"APPROVALBOT_API_TOKENS: entry {index} ({_masked(item)!r}) is not TOKEN=ACCOUNT; "
+                "write e.g. 's3cret=growth,0ther=*' ('*' reads every account)."
+            )
+        if token in tokens:
+            raise SettingsError(
+                f"APPROVALBOT_API_TOKENS: entry {index} repeats a token; each must be unique."
+            )
+        tokens[token] = account
+    return tokens
+
+
+def _masked(item: str) -> str:
+    # Never echo a secret back into logs: keep only what tells the user which entry is meant.
+    token, sep, account = item.strip().partition("=")
+    return (token[:2] + "…" if token else "") + sep + account
+
+
+def _targets(value: str | None, secret: str | None) -> tuple[Target, ...]:
+    """`APPROVALBOT_TARGETS`: URLs separated by commas or spaces, signed with `APPROVALBOT_TARGETS_SECRET`."""
+    if value is None:
+        return ()
+    urls = [u for u in value.replace(",", " ").split() if u]
+    for url in urls:
+        _url("APPROVALBOT_TARGETS", url, ("http", "https"))
+    if not secret:
+        raise SettingsError(
+            "APPROVALBOT_TARGETS is set but APPROVALBOT_TARGETS_SECRET is not: outbound posts are signed "
+            "(HMAC-SHA256) so receivers can trust them; set a shared secret."
+        )
+    return tuple(Target(url=url, secret=secret) for url in dict.fromkeys(urls))
+
+
+def _workers(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_WORKERS
+    if not value.isdigit() or not 1 <= int(value) <= 256:
+        raise SettingsError(f"APPROVALBOT_WORKERS={value!r} is not a whole number from 1 to 256.")
+    return int(value)
+
+
+def _log_level(value: str | None) -> str:
+    if value is None:
+        return "INFO"
+    if value.upper() not in LOG_LEVELS:
+        raise SettingsError(f"APPROVALBOT_LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}.")
+    return value.upper()
