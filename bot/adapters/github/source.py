@@ -1,0 +1,443 @@
+"""Everything one evaluation of a pull request needs, read from GitHub in a constant number of calls.
+
+The reads, whatever the number of files the PR touches (each is one API call):
+
+1. REST   GET pulls/{n}                      number, author, draft, head sha, base branch, labels…
+2. GraphQL base branch head (commit oid, its `.approvalbot.yml`), the PR's reviews, commits (with
+          authors and co-authors mapped to logins) and comments
+3. REST   GET git/trees/{base head}?recursive=1   every path and blob sha at the base
+4. REST   GET git/trees/{pr head}?recursive=1     every path and blob sha at the head
+5. GraphQL the contents of the changed files at base and head (by blob oid, one alias each) and the
+          members of the teams `.approvalbot.yml` names
+
+Base choice: the plan compares the base branch's *current* head (read in step 2) with the PR's head,
+i.e. what the PR would merge into now, not GitHub's `base.sha` (which can lag behind the branch). A push
+to the base branch re-evaluates every open PR, so a base that moves after step 2 heals itself.
+
+Fail closed: a truncated tree, a connection with more than one page or a file GitHub will not serve in
+full set `facts.incomplete` (never approvable); an API error that survives PyGithub's retries raises
+`GitHubReadError`, and so does a file read later (`Tree.read`) that cannot be served.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from github import Github
+
+from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
+from bot.adapters.github.errors import describe as _describe
+from bot.core.facts import Comment, Commit, PullRequestFacts, Review, ReviewState
+from bot.core.repo_config import CONFIG_PATH
+from bot.core.tree import ChangeType, FileChange
+
+PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
+_TEAM = re.compile(r"@([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9][A-Za-z0-9_.-]*)")
+
+
+class GitHubReadError(Exception):
+    """GitHub could not be read (after retries); the caller must not treat the PR as approvable."""
+
+
+@dataclass(frozen=True)
+class PullState:
+    """The PR as GitHub shows it now: what the writer compares against before writing."""
+
+    number: int
+    node_id: str
+    state: str  # "open" or "closed"
+    merged: bool
+    draft: bool
+    author: str
+    title: str
+    head_sha: str
+    head_ref: str
+    base_ref: str
+    base_sha: str  # the base branch's current head commit (see the module docstring)
+    created_at: datetime | None
+    labels: tuple[str, ...] = ()
+    requested_reviewers: tuple[str, ...] = ()
+    requested_teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    id: int
+    user: str
+    body: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    sha: str
+    size: int | None
+
+
+class GitHubTree:
+    """A revision (`bot.core.tree.Tree`) whose listing and changed files were read up front; other
+    files are fetched on demand, in one GraphQL call per batch."""
+
+    def __init__(self, source: PullRequestSource, sha: str, entries: Mapping[str, _Entry]) -> None:
+        self._source = source
+        self.sha = sha
+        self._entries = dict(entries)
+        self._contents: dict[str, bytes] = {}
+
+    def paths(self) -> Sequence[str]:
+        return sorted(self._entries)
+
+    def blob_sha(self, path: str) -> str | None:
+        entry = self._entries.get(path)
+        return entry.sha if entry else None
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._entries:
+            return None
+        if path not in self._contents:
+            self.prefetch([path])
+        return self._contents.get(path)
+
+    def mentioning(self, word: str, paths: Iterable[str]) -> list[str]:
+        wanted = [p for p in paths if p in self._entries]
+        self.prefetch(wanted)
+        needle = word.encode()
+        return [p for p in wanted if needle in self._contents.get(p, b"")]
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Load every one of `paths` not loaded yet, in one API call."""
+        missing = {p: self._entries[p].sha for p in paths if p in self._entries and p not in self._contents}
+        if missing:
+            blobs = self._source.fetch_blobs(set(missing.values()))
+            self._fill(missing, blobs)
+
+    def _fill(self, paths: Mapping[str, str], blobs: Mapping[str, bytes]) -> None:
+        for path, sha in paths.items():
+            if sha in blobs:
+                self._contents[path] = blobs[sha]
+
+
+@dataclass(frozen=True)
+class PullRequestSnapshot:
+    pull: PullState
+    base: GitHubTree
+    head: GitHubTree
+    changes: tuple[FileChange, ...]
+    facts: PullRequestFacts
+    config: bytes | None  # `.approvalbot.yml` on the base branch head, None when absent
+    comments: tuple[CommentRecord, ...] = field(default=())
+
+    @property
+    def incomplete(self) -> str | None:
+        return self.facts.incomplete
+
+
+def diff_trees(base: Mapping[str, _Entry], head: Mapping[str, _Entry]) -> tuple[FileChange, ...]:
+    """Changed files by blob sha; a deleted and an added file with the same content are a rename."""
+    added = sorted(p for p in head if p not in base)
+    deleted = sorted(p for p in base if p not in head)
+    modified = sorted(p for p in head if p in base and head[p].sha != base[p].sha)
+    out = [FileChange(ChangeType.MODIFIED, p) for p in modified]
+    gone_by_sha: dict[str, list[str]] = {}
+    for path in deleted:
+        gone_by_sha.setdefault(base[path].sha, []).append(path)
+    for path in added:
+        olds = gone_by_sha.get(head[path].sha)
+        if olds:
+            out.append(FileChange(ChangeType.RENAMED, path, olds.pop(0)))
+        else:
+            out.append(FileChange(ChangeType.ADDED, path))
+    out += [FileChange(ChangeType.DELETED, p) for olds in gone_by_sha.values() for p in olds]
+    return tuple(sorted(out, key=lambda c: c.path))
+
+
+def _stamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
+    """GraphQL spells a bot's login without the `[bot]` suffix REST uses; put it back so bots are bots."""
+    if not actor or not actor.get("login"):
+        return None
+    login = str(actor["login"])
+    if actor.get("__typename") == "Bot" and not login.endswith("[bot]"):
+        login += "[bot]"
+    return login
+
+
+_FACTS_QUERY = """
+query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: String!) {
+  repository(owner: $owner, name: $name) {
+    ref(qualifiedName: $base) {
+      target { oid ... on Commit { tree { oid } file(path: $config) { object { ... on Blob {
+        text isTruncated } } } } }
+    }
+    pullRequest(number: $number) {
+      reviews(first: 100) {
+        totalCount pageInfo { hasNextPage }
+        nodes { author { __typename login } state body submittedAt commit { oid } }
+      }
+      commits(first: 100) {
+        totalCount pageInfo { hasNextPage }
+        nodes { commit { oid
+          author { user { __typename login } }
+          committer { user { __typename login } }
+          authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } } }
+      }
+      comments(first: 100) {
+        totalCount pageInfo { hasNextPage }
+        nodes { databaseId author { __typename login } body createdAt lastEditedAt }
+      }
+    }
+  }
+}
+"""
+
+
+class PullRequestSource:
+    def __init__(self, gh: Github, full_name: str) -> None:
+        self._gh = gh
+        self.owner, _, self.name = full_name.partition("/")
+        self.full_name = full_name
+
+    # --- the reads -------------------------------------------------------------------------------
+
+    def _rest(self, path: str) -> Any:
+        try:
+            _, data = self._gh.requester.requestJsonAndCheck("GET", f"/repos/{self.full_name}{path}")
+        except _API_ERRORS as error:
+            raise GitHubReadError(
+                f"GitHub GET /repos/{self.full_name}{path} failed: {_describe(error)}"
+            ) from error
+        return data
+
+    def _graphql(self, query: str, variables: Mapping[str, Any]) -> Any:
+        try:
+            _, data = self._gh.requester.graphql_query(query, dict(variables))
+        except _API_ERRORS as error:
+            raise GitHubReadError(
+                f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
+            ) from error
+        return data["data"]
+
+    def _tree(self, sha: str, problems: list[str]) -> dict[str, _Entry]:
+        data = self._rest(f"/git/trees/{sha}?recursive=1")
+        if data.get("truncated"):
+            problems.append(f"GitHub truncated the file list of {sha[:12]}; it is too large to check")
+        return {e["path"]: _Entry(e["sha"], e.get("size")) for e in data["tree"] if e["type"] == "blob"}
+
+    def fetch_blobs(self, shas: set[str]) -> dict[str, bytes]:
+        """Contents by blob sha, in one call; raises GitHubReadError unless every one was served."""
+        problems: list[str] = []
+        blobs, _ = self._fetch(shas, (), problems)
+        if problems:
+            raise GitHubReadError(f"{self.full_name}: " + "; ".join(problems))
+        return blobs
+
+    def _fetch(
+        self, shas: set[str], teams: Sequence[tuple[str, str]], problems: list[str]
+    ) -> tuple[dict[str, bytes], dict[str, tuple[str, ...]]]:
+        if not shas and not teams:
+            return {}, {}
+        order = sorted(shas)
+        fields = [
+            f'b{i}: object(oid: "{sha}") {{ ... on Blob {{ text isTruncated isBinary }} }}'
+            for i, sha in enumerate(order)
+        ]
+        selection = " ".join(fields) or "__typename"
+        query = f"query {{ repository(owner: {_q(self.owner)}, name: {_q(self.name)}) {{ {selection} }}"
+        for i, (org, slug) in enumerate(teams):
+            query += (
+                f" t{i}: organization(login: {_q(org)}) {{ team(slug: {_q(slug)}) {{"
+                f" members(first: {PAGE}) {{ pageInfo {{ hasNextPage }} nodes {{ login }} }} }} }}"
+            )
+        data = self._graphql(query + " }", {})
+        blobs: dict[str, bytes] = {}
+        for i, sha in enumerate(order):
+            blob = (data.get("repository") or {}).get(f"b{i}")
+            if blob is None or blob.get("text") is None:
+                problems.append(f"GitHub did not serve blob {sha[:12]} as text (binary or missing)")
+            elif blob.get("isTruncated"):
+                problems.append(f"blob {sha[:12]} is too large for GitHub to serve in full")
+            else:
+                blobs[sha] = blob["text"].encode()
+        members: dict[str, tuple[str, ...]] = {}
+        for i, (org, slug) in enumerate(teams):
+            team = (data.get(f"t{i}") or {}).get("team")
+            if team is None:
+                continue  # unknown team: resolves to nobody (fail closed)
+            if team["members"]["pageInfo"]["hasNextPage"]:
+                problems.append(f"team @{org}/{slug} has more than {PAGE} members")
+            members[f"{org}/{slug}"] = tuple(n["login"] for n in team["members"]["nodes"])
+        return blobs, members
+
+    def read(self, number: int, *, pusher: str | None = None) -> PullRequestSnapshot:
+        """Read PR `number` (see the module docstring for the calls). `pusher` comes from the webhook
+        that triggered the evaluation (GitHub's API does not say who pushed a commit)."""
+        problems: list[str] = []
+        pull_data = self._rest(f"/pulls/{number}")
+        facts_data = self._graphql(
+            _FACTS_QUERY,
+            {
+                "owner": self.owner,
+                "name": self.name,
+                "number": number,
+                "base": f"refs/heads/{pull_data['base']['ref']}",
+                "config": CONFIG_PATH,
+            },
+        )["repository"]
+        ref = facts_data.get("ref")
+        if ref is None:
+            raise GitHubReadError(
+                f"{self.full_name}: base branch {pull_data['base']['ref']!r} does not exist"
+            )
+        base_sha = ref["target"]["oid"]
+        head_sha = pull_data["head"]["sha"]
+        base_entries = self._tree(base_sha, problems)
+        head_entries = self._tree(head_sha, problems)
+        changes = diff_trees(base_entries, head_entries)
+
+        config_file = ref["target"].get("file")
+        config: bytes | None = None
+        if config_file is not None:
+            blob = config_file.get("object") or {}
+            if blob.get("text") is None or blob.get("isTruncated"):
+                problems.append(f"{CONFIG_PATH} on {pull_data['base']['ref']} could not be read in full")
+            else:
+                config = blob["text"].encode()
+        teams = sorted(set(_TEAM.findall(config.decode(errors="replace")))) if config else []
+
+        wanted: dict[str, str] = {}  # blob sha → why, for both sides of every changed path
+        for change in changes:
+            for side, entries in (("base", base_entries), ("head", head_entries)):
+                for path in change.paths:
+                    if path in entries:
+                        wanted[entries[path].sha] = f"{side}:{path}"
+        blobs, members = self._fetch(set(wanted), teams, problems)
+
+        base = GitHubTree(self, base_sha, base_entries)
+        head = GitHubTree(self, head_sha, head_entries)
+        for tree, entries in ((base, base_entries), (head, head_entries)):
+            tree._fill({p: e.sha for p, e in entries.items()}, blobs)
+
+        pull = _pull_state(pull_data, base_sha)
+        facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
+        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments)
+
+    def open_pull_numbers(self) -> list[int]:
+        """Open PRs of the repository (paged: one call per 100), e.g. to re-evaluate after a base push."""
+        try:
+            return [p.number for p in self._gh.get_repo(self.full_name).get_pulls(state="open")]
+        except _API_ERRORS as error:
+            raise GitHubReadError(
+                f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
+            ) from error
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
+    return PullState(
+        number=data["number"],
+        node_id=data["node_id"],
+        state=data["state"],
+        merged=bool(data.get("merged")),
+        draft=bool(data.get("draft")),
+        author=data["user"]["login"],
+        title=data.get("title") or "",
+        head_sha=data["head"]["sha"],
+        head_ref=data["head"]["ref"],
+        base_ref=data["base"]["ref"],
+        base_sha=base_sha,
+        created_at=_stamp(data.get("created_at")),
+        labels=tuple(label["name"] for label in data.get("labels", [])),
+        requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
+        requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
+    )
+
+
+def _connection(data: Mapping[str, Any], name: str, problems: list[str]) -> list[Any]:
+    conn = data[name]
+    if conn["pageInfo"]["hasNextPage"]:
+        problems.append(f"the pull request has more than {PAGE} {name}; not all could be read")
+    return list(conn["nodes"])
+
+
+def _facts(
+    pull: PullState,
+    data: Mapping[str, Any],
+    teams: Mapping[str, tuple[str, ...]],
+    pusher: str | None,
+    problems: list[str],
+) -> tuple[PullRequestFacts, tuple[CommentRecord, ...]]:
+    reviews = []
+    for node in _connection(data, "reviews", problems):
+        login = _actor_login(node.get("author"))
+        if login is None:
+            continue  # a deleted account ("ghost") can neither approve nor be a creator
+        reviews.append(
+            Review(
+                user=login,
+                state=ReviewState(node["state"]),
+                body=node.get("body") or "",
+                commit_id=(node.get("commit") or {}).get("oid", ""),
+                submitted_at=_stamp(node.get("submittedAt")),
+            )
+        )
+    commits = []
+    for node in _connection(data, "commits", problems):
+        commit = node["commit"]
+        authors = commit["authors"]
+        if authors["pageInfo"]["hasNextPage"]:
+            problems.append(f"commit {commit['oid'][:12]} has more co-authors than could be read")
+        author = _actor_login((commit.get("author") or {}).get("user"))
+        co_authors = [_actor_login(a.get("user")) for a in authors["nodes"]]
+        commits.append(
+            Commit(
+                sha=commit["oid"],
+                author=author,
+                committer=_actor_login((commit.get("committer") or {}).get("user")),
+                co_authors=tuple(sorted({c for c in co_authors if c and c != author})),
+            )
+        )
+    comments, records = [], []
+    for node in _connection(data, "comments", problems):
+        login = _actor_login(node.get("author"))
+        if login is None:
+            continue
+        comments.append(
+            Comment(
+                login,
+                node["body"],
+                _stamp(node.get("createdAt")),
+                edited=node.get("lastEditedAt") is not None,
+            )
+        )
+        records.append(CommentRecord(int(node["databaseId"]), login, node["body"]))
+    facts = PullRequestFacts(
+        number=pull.number,
+        author=pull.author,
+        head_sha=pull.head_sha,
+        draft=pull.draft,
+        # GitHub's API does not say when a PR left draft without reading its timeline; creation time is
+        # the stand-in (locks are ordered by the store, not by this field).
+        ready_at=None if pull.draft else pull.created_at,
+        commits=tuple(commits),
+        pusher=pusher,
+        reviews=tuple(reviews),
+        comments=tuple(comments),
+        teams=dict(teams),
+        incomplete="; ".join(problems) or None,
+    )
+    return facts, tuple(records)
+
+
+def with_incomplete(snapshot: PullRequestSnapshot, reason: str) -> PullRequestSnapshot:
+    """The same snapshot, marked unreadable (e.g. a lazily read file failed later)."""
+    facts = replace(snapshot.facts, incomplete="; ".join(filter(None, [snapshot.facts.incomplete, reason])))
+    return replace(snapshot, facts=facts)

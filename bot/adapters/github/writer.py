@@ -1,0 +1,256 @@
+"""Everything approvalbot writes to a pull request, each write skipped when GitHub already shows it.
+
+- one check run named `approvalbot` per head sha; its `external_id` holds a fingerprint of the output,
+  so an unchanged verdict costs one read and no write;
+- one comment found by the hidden marker `<!-- approvalbot:diff -->`, edited in place;
+- labels: only those approvalbot manages (`pending: …`, `approved`, `rejected`, `blocked`) are touched;
+- review requests, close, merge (pinned to the approved head sha), convert to draft (GraphQL: REST
+  cannot), and plain comments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from github import Github
+
+from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
+from bot.adapters.github.errors import describe as _describe
+from bot.adapters.github.source import CommentRecord, PullState
+
+CHECK_NAME = "approvalbot"
+DIFF_MARKER = "<!-- approvalbot:diff -->"
+MANAGED_LABELS = frozenset({"approved", "rejected", "blocked"})
+PENDING_LABEL_PREFIX = "pending: "
+MAX_ANNOTATIONS_PER_CALL = 50  # GitHub's limit per create/update request
+MAX_OUTPUT_CHARS = 65_535  # GitHub's limit for a check run's summary and text
+
+
+class GitHubWriteError(Exception):
+    """A write GitHub refused (after retries), with what was being written."""
+
+
+class Conclusion(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    NEUTRAL = "neutral"
+    ACTION_REQUIRED = "action_required"
+
+
+class Level(StrEnum):
+    NOTICE = "notice"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class Annotation:
+    path: str
+    line: int
+    message: str
+    level: Level = Level.FAILURE
+    title: str | None = None
+    end_line: int | None = None
+
+    def as_github(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "path": self.path,
+            "start_line": self.line,
+            "end_line": self.end_line or self.line,
+            "annotation_level": self.level.value,
+            "message": self.message,
+        }
+        if self.title:
+            out["title"] = self.title
+        return out
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    conclusion: Conclusion
+    title: str
+    summary: str
+    text: str = ""
+    annotations: tuple[Annotation, ...] = ()
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        return "approvalbot:" + hashlib.sha256(blob).hexdigest()[:40]
+
+
+def is_managed_label(name: str) -> bool:
+    return name in MANAGED_LABELS or name.startswith(PENDING_LABEL_PREFIX)
+
+
+def _cap(text: str) -> str:
+    note = "\n\n… (cut: GitHub keeps at most 65,535 characters here; the full text is in the PR comment)"
+    return text if len(text) <= MAX_OUTPUT_CHARS else text[: MAX_OUTPUT_CHARS - len(note)] + note
+
+
+class PullRequestWriter:
+    def __init__(
+        self, gh: Github, full_name: str, *, app_id: int | None = None, login: str | None = None
+    ) -> None:
+        """`app_id`: only check runs of this app are ours (the check is only trusted from this app).
+        `login`: our own login (e.g. `approvalbot[bot]`); only its marker comment is ours to edit."""
+        self._gh = gh
+        self.full_name = full_name
+        self.app_id = app_id
+        self.login = login
+        self._repo = gh.get_repo(full_name)
+
+    def _fail(self, what: str, error: Exception) -> GitHubWriteError:
+        return GitHubWriteError(f"{self.full_name}: {what} failed: GitHub answered {_describe(error)}")
+
+    # --- check run -------------------------------------------------------------------------------
+
+    def publish_check(self, head_sha: str, output: CheckOutput) -> bool:
+        """Show `output` as the `approvalbot` check of `head_sha`; False when it was already shown."""
+        try:
+            runs = self._repo.get_commit(head_sha).get_check_runs(check_name=CHECK_NAME)
+            # Another app may post a check of the same name; only our app's run is trusted or edited.
+            ours = next((r for r in runs if self.app_id is None or r.app.id == self.app_id), None)
+            fingerprint = output.fingerprint()
+            if ours is not None and ours.external_id == fingerprint and ours.status == "completed":
+                return False
+            first, rest = (
+                output.annotations[:MAX_ANNOTATIONS_PER_CALL],
+                output.annotations[MAX_ANNOTATIONS_PER_CALL:],
+            )
+            body: dict[str, Any] = {
+                "title": output.title,
+                "summary": _cap(output.summary),
+                "text": _cap(output.text),
+                "annotations": [a.as_github() for a in first],
+            }
+            # GitHub appends annotations on update, so a verdict with new annotations gets a fresh run
+            # (the newest run of a name is the one GitHub shows and branch protection reads).
+            if ours is not None and not (output.annotations or ours.output.annotations_count):
+                ours.edit(
+                    status="completed",
+                    conclusion=output.conclusion.value,
+                    external_id=fingerprint,
+                    output=body,
+                )
+                run = ours
+            else:
+                run = self._repo.create_check_run(
+                    name=CHECK_NAME,
+                    head_sha=head_sha,
+                    status="completed",
+                    conclusion=output.conclusion.value,
+                    external_id=fingerprint,
+                    output=body,
+                )
+            for start in range(0, len(rest), MAX_ANNOTATIONS_PER_CALL):
+                chunk = rest[start : start + MAX_ANNOTATIONS_PER_CALL]
+                run.edit(output={**body, "annotations": [a.as_github() for a in chunk]})
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"publishing the check run on {head_sha[:12]}", error) from error
+
+    # --- the diff comment ------------------------------------------------------------------------
+
+    def upsert_comment(self, number: int, body: str, read: Sequence[CommentRecord] | None = None) -> bool:
+        """Keep exactly one comment carrying DIFF_MARKER, with `body`; False when it already says so.
+
+        `read`: the comments the source read (saves listing them again).
+        """
+        text = body if DIFF_MARKER in body else f"{DIFF_MARKER}\n{body}"
+        try:
+            issue = self._repo.get_issue(number)
+            if read is None:
+                read = [CommentRecord(c.id, c.user.login, c.body) for c in issue.get_comments()]
+            mine = [c for c in read if DIFF_MARKER in c.body and self.login in (None, c.user)]
+            if mine and mine[0].body == text:
+                return False
+            if mine:
+                self._edit_comment(mine[0].id, text)
+            else:
+                issue.create_comment(text)
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"writing the approvalbot comment on #{number}", error) from error
+
+    def _edit_comment(self, comment_id: int, text: str) -> None:
+        self._gh.requester.requestJsonAndCheck(
+            "PATCH", f"/repos/{self.full_name}/issues/comments/{comment_id}", input={"body": text}
+        )
+
+    def comment(self, number: int, body: str) -> None:
+        try:
+            self._repo.get_issue(number).create_comment(body)
+        except _API_ERRORS as error:
+            raise self._fail(f"commenting on #{number}", error) from error
+
+    # --- labels and reviewers --------------------------------------------------------------------
+
+    def set_labels(self, number: int, wanted: Iterable[str], current: Iterable[str]) -> bool:
+        """Make the managed labels of #number exactly `wanted`; labels people set are left alone."""
+        want = {w for w in wanted if is_managed_label(w)}
+        unmanaged = [w for w in wanted if not is_managed_label(w)]
+        if unmanaged:
+            raise ValueError(f"approvalbot only manages its own labels, not {unmanaged}")
+        have = {c for c in current if is_managed_label(c)}
+        if want == have:
+            return False
+        try:
+            issue = self._repo.get_issue(number)
+            if want - have:
+                issue.add_to_labels(*sorted(want - have))
+            for name in sorted(have - want):
+                issue.remove_from_labels(name)
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"setting labels on #{number}", error) from error
+
+    def request_reviewers(self, pull: PullState, users: Iterable[str], teams: Iterable[str] = ()) -> bool:
+        """Ask `users` and `teams` (slugs) to review, skipping those already asked and the author."""
+        new_users = sorted(set(users) - set(pull.requested_reviewers) - {pull.author})
+        new_teams = sorted(set(teams) - set(pull.requested_teams))
+        if not new_users and not new_teams:
+            return False
+        try:
+            self._repo.get_pull(pull.number).create_review_request(
+                reviewers=new_users, team_reviewers=new_teams
+            )
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"requesting reviews on #{pull.number}", error) from error
+
+    # --- state changes ---------------------------------------------------------------------------
+
+    def close(self, pull: PullState) -> bool:
+        if pull.state != "open":
+            return False
+        try:
+            self._repo.get_pull(pull.number).edit(state="closed")
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"closing #{pull.number}", error) from error
+
+    def merge(self, pull: PullState, approved_sha: str) -> str:
+        """Merge #number only if its head is still `approved_sha` (GitHub refuses otherwise: 409)."""
+        try:
+            status = self._repo.get_pull(pull.number).merge(sha=approved_sha, merge_method="merge")
+            return status.sha
+        except _API_ERRORS as error:
+            raise self._fail(f"merging #{pull.number} at {approved_sha[:12]}", error) from error
+
+    def convert_to_draft(self, pull: PullState) -> bool:
+        if pull.draft or pull.state != "open":
+            return False
+        mutation = (
+            "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) "
+            "{ pullRequest { isDraft } } }"
+        )
+        try:
+            self._gh.requester.graphql_query(mutation, {"id": pull.node_id})
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"converting #{pull.number} to draft", error) from error

@@ -1,0 +1,187 @@
+"""Webhook payloads shaped like GitHub's (validated against @octokit/webhooks-schemas in the tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.emulator import render
+from bot.emulator.gitobjects import Commit
+from bot.emulator.render import Json, Urls
+from bot.emulator.state import CheckRun, Installation, IssueComment, PullRequest, Repo, Review, World, node_id
+
+
+def _envelope(
+    world: World, urls: Urls, repo: Repo, sender: str, installation: Installation | None, **fields: Any
+) -> Json:
+    payload: Json = dict(fields)
+    payload["repository"] = render.repository(world, urls, repo)
+    payload["sender"] = render.login(world, urls, sender)
+    if installation is not None:
+        payload["installation"] = {"id": installation.id, "node_id": node_id("MDIz", installation.id)}
+    return payload
+
+
+def pull_request(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    pr: PullRequest,
+    action: str,
+    sender: str,
+    installation: Installation | None,
+    **extra: Any,
+) -> Json:
+    """`opened`, `reopened`, `synchronize` (pass before/after), `ready_for_review`, `converted_to_draft`,
+    `closed` (merged or not, from the PR's own state) or `edited` (pass changes)."""
+    return _envelope(
+        world,
+        urls,
+        repo,
+        sender,
+        installation,
+        action=action,
+        number=pr.number,
+        pull_request=render.pull_request(world, urls, repo, pr, webhook=True),
+        **extra,
+    )
+
+
+def pull_request_review(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    pr: PullRequest,
+    review: Review,
+    action: str,
+    sender: str,
+    installation: Installation | None,
+    **extra: Any,
+) -> Json:
+    simple = render.pull_request(world, urls, repo, pr, webhook=True)
+    for key in (
+        "merged",
+        "mergeable",
+        "rebaseable",
+        "mergeable_state",
+        "merged_by",
+        "comments",
+        "review_comments",
+        "maintainer_can_modify",
+        "commits",
+        "additions",
+        "deletions",
+        "changed_files",
+    ):
+        simple.pop(key)  # a review event carries the "simple" pull request, without merge state
+    return _envelope(
+        world,
+        urls,
+        repo,
+        sender,
+        installation,
+        action=action,
+        review=render.review(world, urls, repo, pr, review, webhook=True),
+        pull_request=simple,
+        **extra,
+    )
+
+
+def issue_comment(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    pr: PullRequest,
+    comment: IssueComment,
+    action: str,
+    sender: str,
+    installation: Installation | None,
+    **extra: Any,
+) -> Json:
+    return _envelope(
+        world,
+        urls,
+        repo,
+        sender,
+        installation,
+        action=action,
+        issue=render.issue_of_pull(world, urls, repo, pr),
+        comment=render.issue_comment(world, urls, repo, comment),
+        **extra,
+    )
+
+
+def _push_commit(urls: Urls, repo: Repo, commit: Commit) -> Json:
+    parent = repo.commits[commit.parents[0]].files if commit.parents else {}
+    files = commit.files
+    return {
+        "id": commit.sha,
+        "tree_id": commit.tree_sha,
+        "distinct": True,
+        "message": commit.message,
+        "timestamp": render.stamp(commit.time),
+        "url": f"{urls.web}/{repo.full_name}/commit/{commit.sha}",
+        "author": _person(commit.author),
+        "committer": _person(commit.committer),
+        "added": sorted(set(files) - set(parent)),
+        "removed": sorted(set(parent) - set(files)),
+        "modified": sorted(p for p in set(files) & set(parent) if files[p] != parent[p]),
+    }
+
+
+def _person(who: Any) -> Json:
+    out: Json = {"name": who.name, "email": who.email}
+    if who.login:
+        out["username"] = who.login
+    return out
+
+
+def push(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    ref: str,
+    before: str,
+    commits: list[Commit],
+    pusher: str,
+    installation: Installation | None,
+) -> Json:
+    after = commits[-1].sha if commits else before
+    pushed_by = world.user(pusher)
+    return _envelope(
+        world,
+        urls,
+        repo,
+        pusher,
+        installation,
+        ref=f"refs/heads/{ref}",
+        before=before,
+        after=after,
+        created=before == "0" * 40,
+        deleted=False,
+        forced=False,
+        base_ref=None,
+        compare=f"{urls.web}/{repo.full_name}/compare/{before[:12]}...{after[:12]}",
+        commits=[_push_commit(urls, repo, c) for c in commits],
+        head_commit=_push_commit(urls, repo, commits[-1]) if commits else None,
+        pusher={"name": pushed_by.login, "email": pushed_by.email or f"{pushed_by.login}@users.noreply"},
+    )
+
+
+def check_run(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    run: CheckRun,
+    action: str,
+    sender: str,
+    installation: Installation | None,
+) -> Json:
+    return _envelope(
+        world,
+        urls,
+        repo,
+        sender,
+        installation,
+        action=action,
+        check_run=render.check_run(world, urls, repo, run, webhook=True),
+    )

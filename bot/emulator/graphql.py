@@ -1,0 +1,583 @@
+"""The slice of GitHub's GraphQL API the adapter uses, over the emulator's world.
+
+A small parser for GraphQL documents (operations, variables, aliases, arguments, inline fragments) and
+an executor over resolver objects. Types and fields the emulator does not know are reported the way
+GitHub reports them (HTTP 200 with an `errors` list), so a query that would fail on GitHub fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.emulator import render
+from bot.emulator.gitobjects import Commit, Identity
+from bot.emulator.state import PullRequest, Repo, World, decode_node_id, node_id
+
+MAX_PAGE = 100  # GitHub refuses `first`/`last` above 100
+BLOB_TEXT_LIMIT = 512 * 1024  # GitHub stops serving Blob.text around here and sets isTruncated
+
+
+class GraphQLError(Exception):
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # GitHub's error `type`, e.g. NOT_FOUND
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r'\s+|,|#[^\n]*|(?P<spread>\.\.\.)|(?P<punct>[{}()\[\]:!$=@])|(?P<string>"(?:[^"\\]|\\.)*")'
+    r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<name>[_A-Za-z][_0-9A-Za-z]*)"
+)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+
+
+@dataclass
+class Selection:
+    name: str
+    alias: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    children: list[Selection | Fragment] = field(default_factory=list)
+
+
+@dataclass
+class Fragment:
+    type_condition: str
+    children: list[Selection | Fragment] = field(default_factory=list)
+
+
+@dataclass
+class Operation:
+    kind: str  # "query" or "mutation"
+    name: str | None
+    selections: list[Selection | Fragment]
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise GraphQLError(f"Parse error on {text[pos : pos + 20]!r} (at offset {pos})")
+        pos = match.end()
+        if match.lastgroup:
+            out.append((match.lastgroup, match.group(match.lastgroup)))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            found = token[1] if token else "end of document"
+            raise GraphQLError(f"Parse error: expected {value or 'a token'}, found {found!r}")
+        self.pos += 1
+        return token[1]
+
+    def at(self, value: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1] == value
+
+    def document(self) -> list[Operation]:
+        ops = []
+        while self.peek() is not None:
+            if self.at("{"):
+                ops.append(Operation("query", None, self.selection_set()))
+                continue
+            kind = self.take()
+            if kind not in ("query", "mutation"):
+                raise GraphQLError(f"Parse error: unsupported definition {kind!r}")
+            name = None if self.at("(") or self.at("{") else self.take()
+            if self.at("("):
+                self.skip_variable_definitions()
+            ops.append(Operation(kind, name, self.selection_set()))
+        return ops
+
+    def skip_variable_definitions(self) -> None:
+        depth = 0
+        while True:
+            token = self.take()
+            depth += token == "("
+            depth -= token == ")"
+            if depth == 0:
+                return
+
+    def selection_set(self) -> list[Selection | Fragment]:
+        self.take("{")
+        out: list[Selection | Fragment] = []
+        while not self.at("}"):
+            if self.at("..."):
+                self.take("...")
+                self.take("on")
+                condition = self.take()
+                out.append(Fragment(condition, self.selection_set()))
+                continue
+            alias = name = self.take()
+            if self.at(":"):
+                self.take(":")
+                name = self.take()
+            arguments = self.arguments() if self.at("(") else {}
+            children = self.selection_set() if self.at("{") else []
+            out.append(Selection(name, alias, arguments, children))
+        self.take("}")
+        return out
+
+    def arguments(self) -> dict[str, Any]:
+        self.take("(")
+        out = {}
+        while not self.at(")"):
+            key = self.take()
+            self.take(":")
+            out[key] = self.value()
+        self.take(")")
+        return out
+
+    def value(self) -> Any:
+        kind, text = self.tokens[self.pos]
+        if text == "$":
+            self.take()
+            return Variable(self.take())
+        if text == "[":
+            self.take()
+            items = []
+            while not self.at("]"):
+                items.append(self.value())
+            self.take("]")
+            return items
+        if text == "{":
+            self.take()
+            obj = {}
+            while not self.at("}"):
+                key = self.take()
+                self.take(":")
+                obj[key] = self.value()
+            self.take("}")
+            return obj
+        self.pos += 1
+        if kind == "string":
+            import json
+
+            return json.loads(text)
+        if kind == "number":
+            return float(text) if "." in text else int(text)
+        return {"true": True, "false": False, "null": None}.get(text, text)
+
+
+def parse(text: str) -> list[Operation]:
+    return _Parser(text).document()
+
+
+# --- execution -----------------------------------------------------------------------------------
+
+
+def _substitute(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, Variable):
+        return variables.get(value.name)
+    if isinstance(value, list):
+        return [_substitute(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, variables) for k, v in value.items()}
+    return value
+
+
+class Node:
+    """A GraphQL object: `typename` plus one resolver method per field, named `f_<field>`."""
+
+    typename = "Node"
+
+    def resolve(self, name: str, args: Mapping[str, Any]) -> Any:
+        if name == "__typename":
+            return self.typename
+        method: Callable[..., Any] | None = getattr(self, f"f_{name}", None)
+        if method is None:
+            raise GraphQLError(f"Field '{name}' doesn't exist on type '{self.typename}'")
+        return method(**args)
+
+
+@dataclass
+class Context:
+    world: World
+    urls: render.Urls
+    viewer: str | None
+    truncate: Callable[[str], int | None]  # fault hook: how many nodes a connection may return
+    mutated: list[str] = field(default_factory=list)
+
+
+class Connection(Node):
+    def __init__(
+        self, typename: str, items: Sequence[Any], ctx: Context, key: str, first: int | None
+    ) -> None:
+        self.typename = typename
+        if first is None:
+            raise GraphQLError(
+                f"You must provide a `first` or `last` value to properly paginate the `{key}` connection."
+            )
+        if first > MAX_PAGE:
+            raise GraphQLError(
+                f"Requesting {first} records on the `{key}` connection exceeds the `first` limit of "
+                f"{MAX_PAGE} records."
+            )
+        self.total = len(items)
+        keep = ctx.truncate(key)
+        limit = min(first, keep) if keep is not None else first
+        self.items = list(items[:limit])
+
+    def f_nodes(self) -> list[Any]:
+        return self.items
+
+    def f_totalCount(self) -> int:
+        return self.total
+
+    def f_pageInfo(self) -> Node:
+        more = len(self.items) < self.total
+        end = str(len(self.items)) if self.items else None
+        return _Plain("PageInfo", hasNextPage=more, endCursor=end, hasPreviousPage=False, startCursor=None)
+
+
+class _Plain(Node):
+    def __init__(self, typename: str, **values: Any) -> None:
+        self.typename = typename
+        self.values = values
+
+    def resolve(self, name: str, args: Mapping[str, Any]) -> Any:
+        if name == "__typename":
+            return self.typename
+        if name not in self.values:
+            raise GraphQLError(f"Field '{name}' doesn't exist on type '{self.typename}'")
+        return self.values[name]
+
+
+def _actor(ctx: Context, login: str | None) -> Node | None:
+    if login is None:
+        return None
+    user = ctx.world.user(login)
+    typename = {"Bot": "Bot", "Organization": "Organization"}.get(user.type, "User")
+    return _Plain(typename, login=user.login, databaseId=user.id, id=node_id("U_", user.id))
+
+
+class BlobNode(Node):
+    typename = "Blob"
+
+    def __init__(self, sha: str, content: bytes) -> None:
+        self.sha, self.content = sha, content
+
+    def f_oid(self) -> str:
+        return self.sha
+
+    def f_byteSize(self) -> int:
+        return len(self.content)
+
+    def f_isBinary(self) -> bool:
+        return b"\0" in self.content[:8000]
+
+    def f_isTruncated(self) -> bool:
+        return len(self.content) > BLOB_TEXT_LIMIT
+
+    def f_text(self) -> str | None:
+        if self.f_isBinary():
+            return None
+        return self.content[:BLOB_TEXT_LIMIT].decode("utf-8", errors="replace")
+
+
+_CO_AUTHOR = re.compile(r"^Co-authored-by:\s*(.+?)\s*<([^>]+)>$", re.IGNORECASE)
+_NOREPLY = re.compile(r"^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$")
+
+
+def _login_for_email(world: World, email: str) -> str | None:
+    noreply = _NOREPLY.match(email)
+    if noreply:
+        return noreply.group(1)
+    return next((u.login for u in world.users.values() if u.email == email), None)
+
+
+class CommitNode(Node):
+    typename = "Commit"
+
+    def __init__(self, ctx: Context, commit: Commit) -> None:
+        self.ctx, self.commit = ctx, commit
+
+    def f_oid(self) -> str:
+        return self.commit.sha
+
+    def f_message(self) -> str:
+        return self.commit.message
+
+    def f_tree(self) -> Node:
+        return _Plain("Tree", oid=self.commit.tree_sha)
+
+    def _git_actor(self, who: Any) -> Node:
+        return _Plain("GitActor", name=who.name, email=who.email, user=_actor(self.ctx, who.login))
+
+    def f_author(self) -> Node:
+        return self._git_actor(self.commit.author)
+
+    def f_committer(self) -> Node:
+        return self._git_actor(self.commit.committer)
+
+    def f_committedDate(self) -> str | None:
+        return render.stamp(self.commit.time)
+
+    def f_authors(self, first: int | None = None) -> Connection:
+        """The author and every Co-authored-by trailer, mapped to users by email, as GitHub does."""
+        people = [self.commit.author]
+        for line in self.commit.message.splitlines():
+            found = _CO_AUTHOR.match(line.strip())
+            if found:
+                email = found.group(2)
+                people.append(Identity(found.group(1), email, _login_for_email(self.ctx.world, email)))
+        nodes = [self._git_actor(p) for p in people]
+        return Connection("GitActorConnection", nodes, self.ctx, "authors", first)
+
+    def f_file(self, path: str) -> Node | None:
+        blob = self.commit.files.get(path)
+        if blob is None:
+            return None
+        content = self.ctx.world.blobs[blob]
+        return _Plain("TreeEntry", path=path, oid=blob, object=BlobNode(blob, content))
+
+
+class PullRequestNode(Node):
+    typename = "PullRequest"
+
+    def __init__(self, ctx: Context, repo: Repo, pr: PullRequest) -> None:
+        self.ctx, self.repo, self.pr = ctx, repo, pr
+
+    def f_id(self) -> str:
+        return node_id("PR_", self.pr.id)
+
+    def f_number(self) -> int:
+        return self.pr.number
+
+    def f_isDraft(self) -> bool:
+        return self.pr.draft
+
+    def f_state(self) -> str:
+        return "MERGED" if self.pr.merged else self.pr.state.upper()
+
+    def f_headRefOid(self) -> str:
+        return self.pr.head_sha
+
+    def f_baseRefName(self) -> str:
+        return self.pr.base_ref
+
+    def f_reviews(self, first: int | None = None) -> Connection:
+        nodes = [
+            _Plain(
+                "PullRequestReview",
+                databaseId=r.id,
+                author=_actor(self.ctx, r.user),
+                state=r.state,
+                body=r.body,
+                submittedAt=render.stamp(r.submitted_at),
+                commit=_Plain("Commit", oid=r.commit_id),
+            )
+            for r in self.pr.reviews
+        ]
+        return Connection("PullRequestReviewConnection", nodes, self.ctx, "reviews", first)
+
+    def f_commits(self, first: int | None = None) -> Connection:
+        nodes = [
+            _Plain("PullRequestCommit", commit=CommitNode(self.ctx, c))
+            for c in render.pr_commits(self.repo, self.pr)
+        ]
+        return Connection("PullRequestCommitConnection", nodes, self.ctx, "commits", first)
+
+    def f_comments(self, first: int | None = None) -> Connection:
+        found = sorted(
+            (c for c in self.repo.comments.values() if c.number == self.pr.number), key=lambda c: c.id
+        )
+        nodes = [
+            _Plain(
+                "IssueComment",
+                databaseId=c.id,
+                author=_actor(self.ctx, c.user),
+                body=c.body,
+                createdAt=render.stamp(c.created_at),
+                lastEditedAt=render.stamp(c.updated_at) if c.edited else None,
+            )
+            for c in found
+        ]
+        return Connection("IssueCommentConnection", nodes, self.ctx, "comments", first)
+
+
+class RepositoryNode(Node):
+    typename = "Repository"
+
+    def __init__(self, ctx: Context, repo: Repo) -> None:
+        self.ctx, self.repo = ctx, repo
+
+    def f_nameWithOwner(self) -> str:
+        return self.repo.full_name
+
+    def f_object(self, oid: str | None = None, expression: str | None = None) -> Node | None:
+        world = self.ctx.world
+        if oid is not None:
+            if oid in world.blobs:
+                return BlobNode(oid, world.blobs[oid])
+            commit = self.repo.commits.get(oid)
+            return CommitNode(self.ctx, commit) if commit else None
+        if expression is None:
+            raise GraphQLError("object requires `oid` or `expression`")
+        rev, _, path = expression.partition(":")
+        sha = self.repo.branches.get(rev.removeprefix("refs/heads/"), rev)
+        commit = self.repo.commits.get(sha)
+        if commit is None:
+            return None
+        if not path:
+            return CommitNode(self.ctx, commit)
+        blob = commit.files.get(path)
+        return BlobNode(blob, world.blobs[blob]) if blob else None
+
+    def f_ref(self, qualifiedName: str) -> Node | None:
+        branch = qualifiedName.removeprefix("refs/heads/")
+        sha = self.repo.branches.get(branch)
+        if sha is None:
+            return None
+        return _Plain("Ref", name=branch, target=CommitNode(self.ctx, self.repo.commits[sha]))
+
+    def f_pullRequest(self, number: int) -> Node:
+        pr = self.repo.pulls.get(number)
+        if pr is None:
+            raise GraphQLError(
+                f"Could not resolve to a PullRequest with the number of {number}.", "NOT_FOUND"
+            )
+        return PullRequestNode(self.ctx, self.repo, pr)
+
+
+class OrganizationNode(Node):
+    typename = "Organization"
+
+    def __init__(self, ctx: Context, org: str) -> None:
+        self.ctx, self.org = ctx, org
+
+    def f_login(self) -> str:
+        return self.org
+
+    def f_team(self, slug: str) -> Node | None:
+        found = self.ctx.world.teams.get((self.org, slug))
+        if found is None:
+            return None
+        ctx = self.ctx
+
+        def members(first: int | None = None) -> Connection:
+            nodes = [_actor(ctx, m) for m in found.members]
+            return Connection("TeamMemberConnection", nodes, ctx, "members", first)
+
+        team = _Plain("Team", slug=found.slug, name=found.slug)
+        team.values["members"] = members
+        return team
+
+
+class QueryRoot(Node):
+    typename = "Query"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def f_repository(self, owner: str, name: str) -> Node:
+        repo = self.ctx.world.repos.get(f"{owner}/{name}")
+        if repo is None:
+            raise GraphQLError(
+                f"Could not resolve to a Repository with the name '{owner}/{name}'.", "NOT_FOUND"
+            )
+        return RepositoryNode(self.ctx, repo)
+
+    def f_organization(self, login: str) -> Node:
+        return OrganizationNode(self.ctx, login)
+
+
+class MutationRoot(Node):
+    typename = "Mutation"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _pull(self, node: str) -> tuple[Repo, PullRequest]:
+        decoded = decode_node_id(node or "")
+        if decoded and decoded[0] == "PR_":
+            for repo in self.ctx.world.repos.values():
+                for pr in repo.pulls.values():
+                    if pr.id == decoded[1]:
+                        return repo, pr
+        raise GraphQLError(f"Could not resolve to a node with the global id of '{node}'")
+
+    def _set_draft(self, input: Mapping[str, Any], draft: bool) -> Node:
+        repo, pr = self._pull(str(input.get("pullRequestId", "")))
+        if pr.state != "open":
+            raise GraphQLError("Pull request is closed")
+        if pr.draft != draft:
+            pr.draft = draft
+            pr.updated_at = self.ctx.world.now()
+            self.ctx.mutated.append(f"{repo.full_name}#{pr.number}:{'draft' if draft else 'ready'}")
+        return _Plain(
+            "Payload",
+            pullRequest=PullRequestNode(self.ctx, repo, pr),
+            clientMutationId=input.get("clientMutationId"),
+        )
+
+    def f_convertPullRequestToDraft(self, input: Mapping[str, Any]) -> Node:
+        return self._set_draft(input, True)
+
+    def f_markPullRequestReadyForReview(self, input: Mapping[str, Any]) -> Node:
+        return self._set_draft(input, False)
+
+
+def _execute(value: Any, selections: Sequence[Selection | Fragment], variables: Mapping[str, Any]) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_execute(item, selections, variables) for item in value]
+    if not isinstance(value, Node):
+        return value
+    if not selections:
+        raise GraphQLError(f"Field must have selections (type '{value.typename}' is an object)")
+    out: dict[str, Any] = {}
+    for selection in selections:
+        if isinstance(selection, Fragment):
+            if selection.type_condition == value.typename:
+                out.update(_execute(value, selection.children, variables))
+            continue
+        args = _substitute(selection.arguments, variables)
+        resolved = value.resolve(selection.name, args)
+        if callable(resolved) and not isinstance(resolved, Node):
+            resolved = resolved(**args)
+        out[selection.alias] = _execute(resolved, selection.children, variables)
+    return out
+
+
+def is_mutation(query: str) -> bool:
+    try:
+        return any(op.kind == "mutation" for op in parse(query))
+    except GraphQLError:
+        return False
+
+
+def execute(ctx: Context, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Run one GraphQL request; errors come back inside the body, as GitHub sends them."""
+    try:
+        operations = parse(query)
+        if len(operations) != 1:
+            raise GraphQLError("Exactly one operation per request is supported")
+        op = operations[0]
+        root: Node = MutationRoot(ctx) if op.kind == "mutation" else QueryRoot(ctx)
+        with ctx.world.lock:
+            return {"data": _execute(root, op.selections, variables or {})}
+    except GraphQLError as error:
+        problem: dict[str, Any] = {"message": str(error)}
+        if error.kind:
+            problem["type"] = error.kind
+        return {"data": None, "errors": [problem]}

@@ -1,0 +1,381 @@
+"""REST handlers of the emulator: one function per operation, keyed by GitHub's OpenAPI path template.
+
+Handlers get the request as plain data and return (status, JSON body). They change the world under
+its lock and send the webhooks GitHub would send for the change (e.g. closing a PR through the API
+still fires `pull_request.closed`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.emulator import render
+from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
+
+if TYPE_CHECKING:
+    from bot.emulator.server import GitHubEmulator
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user login (token auth) or an App installation's bot."""
+
+    login: str
+    app_id: int | None = None
+    installation_id: int | None = None
+
+
+@dataclass
+class Request:
+    params: dict[str, str]
+    query: Mapping[str, str]
+    body: Any
+    principal: Principal | None
+    jwt_app_id: int | None = None
+    link: list[str] = field(default_factory=list)  # pagination Link header parts, filled by handlers
+
+
+Handler = Callable[["GitHubEmulator", Request], tuple[int, Any]]
+ROUTES: dict[tuple[str, str], Handler] = {}
+
+
+def route(method: str, template: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        ROUTES[(method, template)] = handler
+        return handler
+
+    return register
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
+
+
+def _repo(emu: GitHubEmulator, req: Request) -> Repo:
+    repo = emu.world.repos.get(f"{req.params['owner']}/{req.params['repo']}")
+    if repo is None:
+        raise ApiError(404, "Not Found")
+    return repo
+
+
+def _pull(emu: GitHubEmulator, req: Request, key: str = "pull_number") -> tuple[Repo, PullRequest]:
+    repo = _repo(emu, req)
+    pr = repo.pulls.get(int(req.params[key])) if req.params[key].isdigit() else None
+    if pr is None:
+        raise ApiError(404, "Not Found")
+    return repo, pr
+
+
+def _actor(req: Request) -> str:
+    if req.principal is None:
+        raise ApiError(401, "Requires authentication")
+    return req.principal.login
+
+
+def paginate(emu: GitHubEmulator, req: Request, items: list[Any], path: str) -> list[Any]:
+    """GitHub's page/per_page with a Link header (next/last/first/prev), absolute URLs to the emulator."""
+    per_page = max(1, min(100, int(req.query.get("per_page", 30))))
+    page = max(1, int(req.query.get("page", 1)))
+    last = max(1, -(-len(items) // per_page))
+    extra = "".join(f"&{k}={v}" for k, v in req.query.items() if k not in ("page", "per_page"))
+
+    def link(number: int, rel: str) -> str:
+        return f'<{emu.urls.api}{path}?per_page={per_page}&page={number}{extra}>; rel="{rel}"'
+
+    if page < last:
+        req.link += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        req.link += [link(1, "first"), link(page - 1, "prev")]
+    return items[(page - 1) * per_page : page * per_page]
+
+
+# --- apps ----------------------------------------------------------------------------------------
+
+
+@route("POST", "/app/installations/{installation_id}/access_tokens")
+def create_installation_token(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    installation = emu.world.installations.get(int(req.params["installation_id"]))
+    if req.jwt_app_id is None:
+        raise ApiError(401, "A JSON web token could not be decoded")
+    if installation is None or installation.app_id != req.jwt_app_id:
+        raise ApiError(404, "Not Found")
+    token = "ghs_" + secrets.token_hex(18)
+    expires = emu.world.now() + timedelta(seconds=emu.token_lifetime)
+    app = emu.world.apps[installation.app_id]
+    emu.register_token(token, f"{app.slug}[bot]", app.id, installation.id, expires)
+    permissions = {"checks": "write", "pull_requests": "write", "contents": "read", "issues": "write"}
+    return 201, {
+        "token": token,
+        "expires_at": render.stamp(expires),
+        "permissions": permissions,
+        "repository_selection": "all",
+    }
+
+
+# --- pull requests -------------------------------------------------------------------------------
+
+
+@route("GET", "/repos/{owner}/{repo}/pulls")
+def list_pulls(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    wanted = req.query.get("state", "open")
+    found = [p for p in sorted(repo.pulls.values(), key=lambda p: -p.number) if wanted in ("all", p.state)]
+    page = paginate(emu, req, found, f"/repos/{repo.full_name}/pulls")
+    return 200, [render.pull_request(emu.world, emu.urls, repo, p) for p in page]
+
+
+@route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}")
+def get_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req)
+    return 200, render.pull_request(emu.world, emu.urls, repo, pr)
+
+
+@route("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}")
+def update_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req)
+    actor = _actor(req)
+    body = req.body or {}
+    changes: dict[str, Any] = {}
+    for key in ("title", "body"):
+        if key in body and body[key] != getattr(pr, key):
+            changes[key] = {"from": getattr(pr, key)}
+            setattr(pr, key, body[key])
+    if "base" in body and body["base"] != pr.base_ref:
+        if body["base"] not in repo.branches:
+            raise ApiError(422, "Validation Failed", errors=[{"resource": "PullRequest", "field": "base"}])
+        changes["base"] = {"ref": {"from": pr.base_ref}, "sha": {"from": pr.base_sha}}
+        pr.base_ref, pr.base_sha = body["base"], repo.branches[body["base"]]
+    if changes:
+        pr.updated_at = emu.world.now()
+        emu.emit_pull_request(repo, pr, "edited", actor, changes=changes)
+    state = body.get("state")
+    if state == "closed" and pr.state == "open":
+        emu.driver.close(repo.full_name, pr.number, actor)
+    elif state == "open" and pr.state == "closed" and not pr.merged:
+        emu.driver.reopen(repo.full_name, pr.number, actor)
+    return 200, render.pull_request(emu.world, emu.urls, repo, pr)
+
+
+@route("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge")
+def merge_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req)
+    actor = _actor(req)
+    body = req.body or {}
+    if pr.state != "open":
+        raise ApiError(405, "Pull Request is not mergeable")
+    if body.get("sha") and body["sha"] != pr.head_sha:
+        raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+    sha = emu.driver.merge(repo.full_name, pr.number, actor, body.get("commit_title"))
+    return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+
+@route("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers")
+def request_reviewers(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req)
+    _actor(req)
+    body = req.body or {}
+    if pr.author in body.get("reviewers", []):
+        raise ApiError(422, "Review cannot be requested from pull request author.")
+    for name in body.get("reviewers", []):
+        if name not in pr.requested_reviewers:
+            pr.requested_reviewers.append(name)
+    for slug in body.get("team_reviewers", []):
+        full = slug if "/" in slug else f"{repo.owner}/{slug}"
+        if full not in pr.requested_teams:
+            pr.requested_teams.append(full)
+    simple = render.pull_request(emu.world, emu.urls, repo, pr)
+    return 201, simple
+
+
+# --- git -----------------------------------------------------------------------------------------
+
+
+@route("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}")
+def get_tree(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    wanted = req.params["tree_sha"]
+    sha = repo.branches.get(wanted, wanted)
+    commit = repo.commits.get(sha) or next((c for c in repo.commits.values() if c.tree_sha == sha), None)
+    if commit is None:
+        raise ApiError(404, "Not Found")
+    body = render.tree(
+        emu.urls, repo, commit, recursive=req.query.get("recursive") not in (None, "", "0", "false")
+    )
+    keep = emu.faults.take_truncation("GET /repos/{owner}/{repo}/git/trees/{tree_sha}")
+    if keep is not None:
+        body["tree"], body["truncated"] = body["tree"][:keep], True
+    return 200, body
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+@route("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs")
+def list_check_runs(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    ref = req.params["ref"]
+    sha = repo.branches.get(ref, ref)
+    runs = [r for r in repo.check_runs.values() if r.head_sha == sha]
+    if "check_name" in req.query:
+        runs = [r for r in runs if r.name == req.query["check_name"]]
+    if "app_id" in req.query:
+        runs = [r for r in runs if str(r.app_id) == req.query["app_id"]]
+    if req.query.get("filter", "latest") == "latest":
+        latest: dict[tuple[str, int], CheckRun] = {}
+        for run in sorted(runs, key=lambda r: r.id):
+            latest[(run.name, run.app_id)] = run
+        runs = list(latest.values())
+    runs.sort(key=lambda r: -r.id)
+    page = paginate(emu, req, runs, f"/repos/{repo.full_name}/commits/{ref}/check-runs")
+    return 200, {
+        "total_count": len(runs),
+        "check_runs": [render.check_run(emu.world, emu.urls, repo, r) for r in page],
+    }
+
+
+def _apply_check(emu: GitHubEmulator, run: CheckRun, body: Mapping[str, Any]) -> None:
+    now = emu.world.now()
+    for key in ("name", "details_url", "external_id"):
+        if key in body:
+            setattr(run, key, body[key])
+    if "status" in body:
+        run.status = body["status"]
+    if body.get("conclusion"):
+        run.conclusion, run.status = body["conclusion"], "completed"
+        run.completed_at = now
+    if run.status == "in_progress" and run.started_at is None:
+        run.started_at = now
+    output = body.get("output")
+    if output:
+        run.title = output.get("title", run.title)
+        run.summary = output.get("summary", run.summary)
+        run.text = output.get("text", run.text)
+        # GitHub appends annotations on each update; the adapter only sends them with a full output.
+        run.annotations.extend(
+            Annotation(
+                a["path"], a["start_line"], a["end_line"], a["annotation_level"], a["message"], a.get("title")
+            )
+            for a in output.get("annotations", [])
+        )
+
+
+def _check_app(req: Request) -> int:
+    if req.principal is None or req.principal.app_id is None:
+        raise ApiError(403, "You must authenticate via a GitHub App.")
+    return req.principal.app_id
+
+
+@route("POST", "/repos/{owner}/{repo}/check-runs")
+def create_check_run(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    app_id = _check_app(req)
+    body = req.body or {}
+    if body.get("head_sha") not in repo.commits or not body.get("name"):
+        raise ApiError(422, "Validation Failed", errors=[{"resource": "CheckRun", "code": "invalid"}])
+    run = CheckRun(emu.world.new_id(), body["name"], body["head_sha"], app_id, started_at=emu.world.now())
+    run.check_suite_id = emu.world.new_id()
+    _apply_check(emu, run, body)
+    repo.check_runs[run.id] = run
+    return 201, render.check_run(emu.world, emu.urls, repo, run)
+
+
+@route("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}")
+def update_check_run(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    app_id = _check_app(req)
+    run = repo.check_runs.get(int(req.params["check_run_id"]))
+    if run is None:
+        raise ApiError(404, "Not Found")
+    if run.app_id != app_id:
+        raise ApiError(
+            403, "Invalid app_id `%d` - check run can only be modified by the GitHub App that created it."
+        )
+    _apply_check(emu, run, req.body or {})
+    return 200, render.check_run(emu.world, emu.urls, repo, run)
+
+
+# --- issue comments and labels -------------------------------------------------------------------
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
+def list_comments(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req, "issue_number")
+    found = sorted((c for c in repo.comments.values() if c.number == pr.number), key=lambda c: c.id)
+    keep = emu.faults.take_truncation("GET /repos/{owner}/{repo}/issues/{issue_number}/comments")
+    page = paginate(emu, req, found, f"/repos/{repo.full_name}/issues/{pr.number}/comments")
+    page = page if keep is None else page[:keep]
+    return 200, [render.issue_comment(emu.world, emu.urls, repo, c) for c in page]
+
+
+@route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
+def create_comment(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req, "issue_number")
+    actor = _actor(req)
+    text = (req.body or {}).get("body")
+    if not isinstance(text, str) or not text:
+        raise ApiError(422, "Validation Failed", errors=[{"resource": "IssueComment", "field": "body"}])
+    app_id = req.principal.app_id if req.principal else None
+    comment = emu.driver.comment(repo.full_name, pr.number, actor, text, app_id=app_id)
+    return 201, render.issue_comment(emu.world, emu.urls, repo, repo.comments[comment])
+
+
+@route("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}")
+def edit_comment(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    actor = _actor(req)
+    comment: IssueComment | None = repo.comments.get(int(req.params["comment_id"]))
+    if comment is None:
+        raise ApiError(404, "Not Found")
+    if comment.user != actor:
+        raise ApiError(403, "You cannot edit a comment written by someone else.")
+    emu.driver.edit_comment(repo.full_name, comment.id, (req.body or {}).get("body", comment.body), actor)
+    return 200, render.issue_comment(emu.world, emu.urls, repo, comment)
+
+
+def _labels(emu: GitHubEmulator, repo: Repo, pr: PullRequest) -> list[Any]:
+    return [render.label(emu.urls, repo, repo.labels[name]) for name in pr.labels]
+
+
+@route("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels")
+def list_labels(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req, "issue_number")
+    return 200, paginate(
+        emu, req, _labels(emu, repo, pr), f"/repos/{repo.full_name}/issues/{pr.number}/labels"
+    )
+
+
+@route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels")
+def add_labels(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req, "issue_number")
+    _actor(req)
+    body = req.body
+    names = body.get("labels", []) if isinstance(body, dict) else body or []
+    for name in names:
+        if name not in repo.labels:
+            repo.labels[name] = Label(emu.world.new_id(), name)
+        if name not in pr.labels:
+            pr.labels.append(name)
+    return 200, _labels(emu, repo, pr)
+
+
+@route("DELETE", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}")
+def remove_label(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req, "issue_number")
+    _actor(req)
+    name = req.params["name"]
+    if name not in pr.labels:
+        raise ApiError(404, "Label does not exist")
+    pr.labels.remove(name)
+    return 200, _labels(emu, repo, pr)
