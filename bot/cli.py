@@ -1,0 +1,234 @@
+"""`approvalbot` on the command line: wiring only, the work happens in the core and the adapters.
+
+Each subcommand is one small function plus one row of `SUBCOMMANDS`; adding a subcommand is a
+function that configures its parser, a function that runs it, and a row. Exit codes: 0 all valid,
+1 a refused change or invalid files, 2 a usage or repository error (a message on stderr, never a
+stack trace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.git import GitError, GitTree, WorkTree, changed_files, is_bare
+from bot.core.model import Plan, Problem
+from bot.core.plan import make_plan
+from bot.core.render import plan_to_json, render_markdown, render_text
+from bot.core.repo_config import CONFIG_PATH, RepoConfig, parse_repo_config
+from bot.core.tree import Tree
+
+EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+PROG = "approvalbot"
+FORMATS = ("text", "markdown", "json")
+
+
+class UsageError(Exception):
+    """Bad command-line input: the message says what was wrong and what to give instead."""
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# --- check --------------------------------------------------------------------------------------------
+
+
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", default=".", help="path of a local git checkout (default: .)")
+    parser.add_argument("--base", required=True, help="the branch the change goes into, e.g. main")
+    parser.add_argument("--head", required=True, help="the branch or commit of the change")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--now", help="evaluate at this RFC 3339 time instead of the clock")
+    parser.add_argument("--facts", help="FACTS.json of the pull request: adds the approval decision")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    repo = Path(args.repo)
+    now = parse_now(args.now)
+    facts = read_facts(Path(args.facts)) if args.facts else None
+    changes = changed_files(repo, args.base, args.head)
+    with GitTree(repo, args.base) as base, GitTree(repo, args.head) as head:
+        config, config_problems = parse_repo_config(base.read(CONFIG_PATH))
+        if config is None:
+            plan = Plan(errors=tuple(config_problems))
+        else:
+            plan = make_plan(base, head, changes, config, now)
+    decision = _decide(config, config_problems, plan, facts, now) if facts is not None else None
+    _print_plan(plan, config, args.format, decision)
+    return EXIT_OK if plan.valid else EXIT_REFUSED
+
+
+def _decide(
+    config: RepoConfig | None, problems: Sequence[Problem], plan: Plan, facts: Any, now: datetime
+) -> Any:
+    from bot.core.decision import decide
+
+    return decide(config, problems, plan, facts, now)
+
+
+def _print_plan(plan: Plan, config: RepoConfig | None, fmt: str, decision: Any) -> None:
+    if fmt == "json":
+        out = plan_to_json(plan, config)
+        if decision is not None:
+            from bot.core.decision import decision_to_json
+
+            out["decision"] = decision_to_json(decision)
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    text = render_markdown(plan, config) if fmt == "markdown" else render_text(plan, config)
+    if decision is not None:
+        from bot.core.decision import decision_markdown
+
+        text += "\n" + decision_markdown(decision).rstrip("\n") + "\n"
+    sys.stdout.write(text)
+
+
+def parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--now {text!r} is not an RFC 3339 time; write e.g. 2030-01-15T09:00:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--now {text!r} has no time zone; add one, e.g. Z or +02:00")
+    return moment
+
+
+def read_facts(path: Path) -> Any:
+    from bot.core.facts_json import facts_from_json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read --facts {path}: {error.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"--facts {path} is not valid JSON: {error}") from None
+    try:
+        return facts_from_json(data)
+    except ValueError as error:
+        raise UsageError(f"--facts {path}: {error}") from None
+
+
+# --- validate -----------------------------------------------------------------------------------------
+
+
+def configure_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=".", help="the config repository (default: .)")
+    parser.add_argument("--rev", help="check this git revision instead of the files on disk")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from bot.core.validate import validate_tree
+
+    path = Path(args.path)
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a directory; give the root of the config repository")
+    tree = _validate_tree_source(path, args.rev)
+    try:
+        config, problems = parse_repo_config(tree.read(CONFIG_PATH))
+        warnings = list(config.warnings) if config is not None else []
+        if config is not None:
+            problems = validate_tree(tree, config)
+    finally:
+        close = getattr(tree, "close", None)
+        if close is not None:
+            close()
+    _print_problems(problems, warnings, args.format)
+    return EXIT_REFUSED if problems else EXIT_OK
+
+
+def _validate_tree_source(path: Path, rev: str | None) -> Tree:
+    """A revision of the repo when asked (or when it is bare: no files on disk), else the files on disk."""
+    if rev is not None:
+        return GitTree(path, rev)
+    if is_bare(path):
+        return GitTree(path, "HEAD")
+    return WorkTree(path)
+
+
+def _print_problems(problems: Sequence[Problem], warnings: Sequence[Problem], fmt: str) -> None:
+    if fmt == "json":
+        as_json = [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in problems
+        ]
+        warned = [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in warnings
+        ]
+        print(json.dumps({"valid": not problems, "errors": as_json, "warnings": warned}, indent=2))
+        return
+    for warning in warnings:
+        print(f"warning: {warning}")
+    for problem in problems:
+        print(problem)
+    files = len({p.file for p in problems})
+    if problems:
+        print(f"{_count(len(problems), 'problem')} in {_count(files, 'file')}")
+    else:
+        print("ok: every resource file is valid")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+# --- the table and the entry point ----------------------------------------------------------------------
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand(
+        "check", "plan a change between two revisions of a local git repo", configure_check, run_check
+    ),
+    Subcommand(
+        "validate", "check every resource file of a config repository", configure_validate, run_validate
+    ),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="GitOps approvals for experiments and remote config."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for sub in SUBCOMMANDS:
+        child = commands.add_parser(sub.name, help=sub.help, description=sub.help)
+        sub.configure(child)
+        child.set_defaults(run=sub.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # argparse already printed the usage message
+        return exit.code if isinstance(exit.code, int) else EXIT_ERROR
+    try:
+        result: int = args.run(args)
+        return result
+    except (UsageError, GitError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+    except OSError as error:
+        print(
+            f"{PROG}: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+    except Exception as error:  # a bug of ours: say so in one line rather than with a stack trace
+        print(f"{PROG}: internal error ({type(error).__name__}: {error}); please report it", file=sys.stderr)
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
