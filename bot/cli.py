@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import cli_service as svc
 from bot.adapters.git import GitError, GitTree, WorkTree, changed_files, is_bare
 from bot.core.model import Plan, Problem
 from bot.core.plan import make_plan
@@ -184,6 +185,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
+def demo_commands() -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--quiet", action="store_true", help="print only the verdict of each step")
+
+    def run(args: argparse.Namespace) -> int:
+        from bot.demo import run_demo
+
+        return EXIT_OK if run_demo(quiet=args.quiet) else EXIT_REFUSED
+
+    return configure, run
+
+
 # --- the table and the entry point ----------------------------------------------------------------------
 
 SUBCOMMANDS: list[Subcommand] = [
@@ -193,6 +206,15 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         "validate", "check every resource file of a config repository", configure_validate, run_validate
     ),
+    Subcommand("demo", "run the whole lifecycle on embedded defaults, no GitHub needed", *demo_commands()),
+    Subcommand("serve", "run the GitHub App webhook server (gunicorn)", svc.configure_serve, svc.run_serve),
+    Subcommand("worker", "serve the Redis job queue (scale-out)", svc.configure_worker, svc.run_worker),
+    Subcommand("action", "the GitHub Action entry point", svc.configure_action, svc.run_action),
+    Subcommand("tick", "start and end scheduled experiments that are due", svc.configure_tick, svc.run_tick),
+    Subcommand(
+        "reconcile", "apply merges whose webhooks were lost", svc.configure_reconcile, svc.run_reconcile
+    ),
+    Subcommand("status", "print the live and pending state", svc.configure_status, svc.run_status),
 ]
 
 

@@ -1,0 +1,164 @@
+"""The subcommands that run the service side: serve, worker, action, tick, reconcile, status.
+
+Wiring only. Heavy imports (Flask, PyGithub, SQLAlchemy) happen inside each command so that
+`approvalbot check` and the pre-commit hook start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+
+
+# --- serve -----------------------------------------------------------------------------------------------
+
+
+def configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="request threads (default: APPROVALBOT_WORKERS)"
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from bot.server import create_server_app
+    from bot.settings import Settings
+
+    settings = Settings.from_env()
+    settings.require_webhook_secret()
+    app = create_server_app(settings)
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        # One process: the embedded job queue keeps per-PR order only within a process. With REDIS_URL
+        # set, scale out with more `approvalbot serve` replicas and `approvalbot worker` processes.
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", args.threads or settings.workers)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("loglevel", settings.log_level.lower())
+
+        def load(self) -> Any:
+            return app
+
+    print(f"approvalbot: serving webhooks on http://{args.host}:{args.port}/webhook", file=sys.stderr)
+    _Gunicorn().run()
+    return EXIT_OK
+
+
+# --- worker ----------------------------------------------------------------------------------------------
+
+
+def configure_worker(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from bot.engine.wiring import build_services
+    from bot.handlers import handle, reevaluation_job
+    from bot.queue import RQQueue
+    from bot.queue import run_worker as serve_queue
+    from bot.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise _usage("REDIS_URL is not set: `approvalbot worker` serves the Redis job queue")
+    services = build_services(settings)
+    queue = RQQueue(settings.redis_url)
+    services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
+    serve_queue(settings, lambda job: handle(services, job), burst=args.burst)
+    return EXIT_OK
+
+
+# --- action ----------------------------------------------------------------------------------------------
+
+
+def configure_action(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("json", "none"), default="json", help="print the result")
+
+
+def run_action(args: argparse.Namespace) -> int:
+    from bot.action import ActionError
+    from bot.action import run_action as act
+
+    try:
+        result = act()
+    except ActionError as error:
+        raise _usage(str(error)) from error
+    if args.format == "json":
+        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+# --- tick, reconcile, status ------------------------------------------------------------------------
+
+
+def configure_tick(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--now", help="run as if at this RFC 3339 time (default: the clock)")
+
+
+def run_tick(args: argparse.Namespace) -> int:
+    from bot.adapters.store import Store
+    from bot.cli import parse_now
+    from bot.settings import Settings
+
+    store = Store.from_url(Settings.from_env().database_url)
+    done = store.apply_due_transitions(parse_now(args.now))
+    for transition in done:
+        print(f"{transition.key}: {transition.from_status.value} → {transition.to_status.value}")
+    print(f"{len(done)} scheduled transition{'s' if len(done) != 1 else ''} applied")
+    return EXIT_OK
+
+
+def configure_reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", required=True, help="the config repository, owner/name")
+    parser.add_argument("--installation", type=int, help="GitHub App installation id (App mode)")
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.engine.reconcile import reconcile
+    from bot.engine.wiring import build_services
+    from bot.settings import Settings
+
+    settings = Settings.from_env()
+    services = build_services(settings, token=os.environ.get("GITHUB_TOKEN") or None)
+    result = reconcile(services, args.repo, installation=args.installation)
+    if result.baseline:
+        print(f"baseline: the live state starts from {result.baseline[:12]}")
+    for item in result.results:
+        print(f"{item.sha[:12]}: {item.outcome.value}" + (f" (#{item.pr_number})" if item.pr_number else ""))
+    if result.released:
+        print("released stale locks of " + ", ".join(f"#{n}" for n in result.released))
+    return EXIT_OK
+
+
+def configure_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", help="only this account")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.adapters.store import Store
+    from bot.settings import Settings
+    from bot.status import status_text
+
+    store = Store.from_url(Settings.from_env().database_url)
+    print(status_text(store, args.account, datetime.now(UTC)), end="")
+    return EXIT_OK
+
+
+def _usage(message: str) -> Exception:
+    from bot.cli import UsageError
+
+    return UsageError(message)
