@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.model import Action, Kind, PendingState, PlannedAction, ResourceKey, Status
+from bot.core import schedule
+from bot.core.model import Action, PendingState, PlannedAction, ResourceKey, Status
 
 # The status each action leaves the resource in on merge (SPEC §3, "on merge (approved)"); None: gone.
 # Publish edits keeps whatever status the head declares (running, paused, scheduled or live).
@@ -195,10 +196,7 @@ def _check_variant(planned: PlannedAction, chosen: str) -> None:
 
 def effective_status(record: LiveRecord, now: datetime) -> Status:
     """The status the clock says the record has: a scheduled one past start_at runs, past end_at ends."""
-    status = record.status
-    for transition in _clock_steps(record, now):
-        status = transition.to_status
-    return status
+    return schedule.effective_status(record.key.kind, record.status, record.document, now)
 
 
 def due_transitions(records: Iterable[LiveRecord], now: datetime) -> list[Transition]:
@@ -216,21 +214,8 @@ _STEP_ORDER = {Status.RUNNING: 0, Status.FINISHED: 1}
 
 
 def _clock_steps(record: LiveRecord, now: datetime) -> list[Transition]:
-    if record.key.kind is not Kind.EXPERIMENT:
-        return []
-    schedule = record.document.get("schedule")
-    if not isinstance(schedule, Mapping):
-        return []
-    start_at = parse_time(schedule.get("start_at"))
-    end_at = parse_time(schedule.get("end_at"))
-    steps: list[Transition] = []
-    status = record.status
-    if status is Status.SCHEDULED and start_at is not None and start_at <= now:
-        steps.append(Transition(record.key, status, Status.RUNNING, start_at))
-        status = Status.RUNNING
-    if status is Status.RUNNING and end_at is not None and end_at <= now:
-        steps.append(Transition(record.key, status, Status.FINISHED, end_at))
-    return steps
+    steps = schedule.clock_steps(record.key.kind, record.status, record.document, now)
+    return [Transition(record.key, step.from_status, step.to_status, step.at) for step in steps]
 
 
 def advance(record: LiveRecord, transition: Transition) -> Mapping[str, Any]:
@@ -242,20 +227,7 @@ def advance(record: LiveRecord, transition: Transition) -> Mapping[str, Any]:
     return document
 
 
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 time from a document (YAML may already have made it a datetime); naive means UTC."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+parse_time = schedule.parse_time
 
 
 def to_jsonable(value: Any) -> Any:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import datetime
 
+from bot.core import schedule
 from bot.core.model import Action, Kind, PendingState, Resource, Status
 
 ABSENT = "absent"  # how a missing file reads in messages
@@ -184,32 +184,7 @@ def _statuses_reachable_from_absent(kind: Kind) -> list[Status]:
 
 def effective_status(resource: Resource, now: datetime) -> Status:
     """The status a resource really has at `now`: schedules take effect without a commit (SPEC §3)."""
-    status = resource.status
-    if resource.key.kind is not Kind.EXPERIMENT or status not in (Status.SCHEDULED, Status.RUNNING):
-        return status
-    schedule = resource.data.get("schedule")
-    if not isinstance(schedule, Mapping):
-        return status
-    end_at = parse_time(schedule.get("end_at"))
-    if end_at is not None and end_at <= now:
-        return Status.FINISHED
-    start_at = parse_time(schedule.get("start_at"))
-    if status is Status.SCHEDULED and start_at is not None and start_at <= now:
-        return Status.RUNNING
-    return status
+    return schedule.effective_status(resource.key.kind, resource.status, resource.data, now)
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 time as YAML gave it (text or already a datetime); naive times are read as UTC."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None  # the schema reports a malformed time; the status stays as written
-    else:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+parse_time = schedule.parse_time

@@ -70,5 +70,6 @@ def changed_files(base: Tree, head: Tree) -> list[FileChange]:
     before, after = set(base.paths()), set(head.paths())
     out = [FileChange(ChangeType.ADDED, p) for p in sorted(after - before)]
     out += [FileChange(ChangeType.DELETED, p) for p in sorted(before - after)]
-    out += [FileChange(ChangeType.MODIFIED, p) for p in sorted(before & after) if base.read(p) != head.read(p)]
+    both = sorted(before & after)
+    out += [FileChange(ChangeType.MODIFIED, p) for p in both if base.read(p) != head.read(p)]
     return sorted(out, key=lambda c: c.path)
