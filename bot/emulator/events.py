@@ -57,22 +57,8 @@ def pull_request_review(
     installation: Installation | None,
     **extra: Any,
 ) -> Json:
-    simple = render.pull_request(world, urls, repo, pr, webhook=True)
-    for key in (
-        "merged",
-        "mergeable",
-        "rebaseable",
-        "mergeable_state",
-        "merged_by",
-        "comments",
-        "review_comments",
-        "maintainer_can_modify",
-        "commits",
-        "additions",
-        "deletions",
-        "changed_files",
-    ):
-        simple.pop(key)  # a review event carries the "simple" pull request, without merge state
+    # A review event carries the "simple" pull request, without merge state.
+    simple = render.pull_request_simple(world, urls, repo, pr, webhook=True)
     return _envelope(
         world,
         urls,

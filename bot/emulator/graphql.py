@@ -342,6 +342,17 @@ class CommitNode(Node):
         nodes = [self._git_actor(p) for p in people]
         return Connection("GitActorConnection", nodes, self.ctx, "authors", first)
 
+    def f_parents(self, first: int | None = None) -> Connection:
+        repo_commits = self._repo_commits()
+        nodes = [CommitNode(self.ctx, repo_commits[p]) for p in self.commit.parents if p in repo_commits]
+        return Connection("CommitConnection", nodes, self.ctx, "parents", first)
+
+    def _repo_commits(self) -> Mapping[str, Commit]:
+        for repo in self.ctx.world.repos.values():
+            if self.commit.sha in repo.commits:
+                return repo.commits
+        return {}
+
     def f_file(self, path: str) -> Node | None:
         blob = self.commit.files.get(path)
         if blob is None:
@@ -448,6 +459,9 @@ class RepositoryNode(Node):
         if sha is None:
             return None
         return _Plain("Ref", name=branch, target=CommitNode(self.ctx, self.repo.commits[sha]))
+
+    def f_defaultBranchRef(self) -> Node | None:
+        return self.f_ref(f"refs/heads/{self.repo.default_branch}")
 
     def f_pullRequest(self, number: int) -> Node:
         pr = self.repo.pulls.get(number)

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.emulator.gitobjects import Commit
+from bot.emulator import history
+from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import (
     App,
     CheckRun,
@@ -180,35 +181,9 @@ def label(urls: Urls, repo: Repo, item: Label) -> Json:
     }
 
 
-def _ancestors(repo: Repo, sha: str) -> set[str]:
-    seen: set[str] = set()
-    todo = [sha]
-    while todo:
-        current = todo.pop()
-        if current in seen or current not in repo.commits:
-            continue
-        seen.add(current)
-        todo.extend(repo.commits[current].parents)
-    return seen
-
-
 def pr_commits(repo: Repo, pr: PullRequest) -> list[Commit]:
     """Commits on the head that the base branch does not have, oldest first (GitHub's order)."""
-    base_head = repo.branches.get(pr.base_ref, pr.base_sha)
-    mine = _ancestors(repo, pr.head_sha) - _ancestors(repo, base_head)
-    ordered: list[Commit] = []  # parents before children, whatever the clock said
-    seen: set[str] = set()
-
-    def visit(sha: str) -> None:
-        if sha in seen or sha not in mine:
-            return
-        seen.add(sha)
-        for parent in repo.commits[sha].parents:
-            visit(parent)
-        ordered.append(repo.commits[sha])
-
-    visit(pr.head_sha)
-    return ordered
+    return history.pull_commits(repo, pr)
 
 
 def _ref(world: World, urls: Urls, repo: Repo, ref: str, sha: str) -> Json:
@@ -301,6 +276,73 @@ def pull_request(world: World, urls: Urls, repo: Repo, pr: PullRequest, *, webho
         "additions": 0,
         "deletions": 0,
         "changed_files": len(changed),
+    }
+
+
+# Fields of the full pull request that the "simple" one (lists, review events) does not carry.
+_MERGE_STATE_FIELDS = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
+
+
+def pull_request_simple(
+    world: World, urls: Urls, repo: Repo, pr: PullRequest, *, webhook: bool = False
+) -> Json:
+    """GitHub's `pull-request-simple`: the pull request without its merge state."""
+    out = pull_request(world, urls, repo, pr, webhook=webhook)
+    for key in _MERGE_STATE_FIELDS:
+        out.pop(key)
+    return out
+
+
+def _git_user(who: Identity, when: datetime) -> Json:
+    return {"name": who.name, "email": who.email, "date": stamp(when)}
+
+
+def _account(world: World, urls: Urls, who: Identity) -> Json | None:
+    # GitHub links a commit's author to an account only when the email maps to one.
+    return login(world, urls, who.login) if who.login else None
+
+
+def commit(world: World, urls: Urls, repo: Repo, item: Commit) -> Json:
+    """GitHub's `commit` as the commit list shows it (no `files` or `stats`: single reads have those)."""
+    api = f"{urls.repo(repo)}/commits/{item.sha}"
+    html = f"{urls.web}/{repo.full_name}/commit/{item.sha}"
+    return {
+        "url": api,
+        "sha": item.sha,
+        "node_id": node_id("C_", int(item.sha[:12], 16)),
+        "html_url": html,
+        "comments_url": f"{api}/comments",
+        "commit": {
+            "url": f"{urls.repo(repo)}/git/commits/{item.sha}",
+            "author": _git_user(item.author, item.time),
+            "committer": _git_user(item.committer, item.time),
+            "message": item.message,
+            "comment_count": 0,
+            "tree": {"sha": item.tree_sha, "url": f"{urls.repo(repo)}/git/trees/{item.tree_sha}"},
+        },
+        "author": _account(world, urls, item.author),
+        "committer": _account(world, urls, item.committer),
+        "parents": [
+            {
+                "sha": parent,
+                "url": f"{urls.repo(repo)}/commits/{parent}",
+                "html_url": f"{urls.web}/{repo.full_name}/commit/{parent}",
+            }
+            for parent in item.parents
+        ],
     }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import render
+from bot.emulator import history, render
 from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
 
 if TYPE_CHECKING:
@@ -199,6 +199,24 @@ def request_reviewers(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     return 201, simple
 
 
+@route("DELETE", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers")
+def remove_requested_reviewers(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo, pr = _pull(emu, req)
+    _actor(req)
+    body = req.body or {}
+    if not isinstance(body.get("reviewers"), list):
+        raise ApiError(
+            422,
+            "Invalid request.",
+            errors=[{"resource": "PullRequest", "field": "reviewers", "code": "missing"}],
+        )
+    gone = set(body["reviewers"])
+    pr.requested_reviewers = [name for name in pr.requested_reviewers if name not in gone]
+    teams = {slug if "/" in slug else f"{repo.owner}/{slug}" for slug in body.get("team_reviewers", [])}
+    pr.requested_teams = [full for full in pr.requested_teams if full not in teams]
+    return 200, render.pull_request_simple(emu.world, emu.urls, repo, pr)
+
+
 # --- git -----------------------------------------------------------------------------------------
 
 
@@ -379,3 +397,35 @@ def remove_label(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
         raise ApiError(404, "Label does not exist")
     pr.labels.remove(name)
     return 200, _labels(emu, repo, pr)
+
+
+# --- commits -------------------------------------------------------------------------------------
+
+
+def _resolve(repo: Repo, ref: str) -> str | None:
+    """A branch name, `refs/heads/…` or a full commit sha, as GitHub resolves a `sha`/`ref` argument."""
+    sha = repo.branches.get(ref.removeprefix("refs/heads/"), ref)
+    return sha if sha in repo.commits else None
+
+
+@route("GET", "/repos/{owner}/{repo}/commits")
+def list_commits(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    wanted = req.query.get("sha") or repo.default_branch
+    head = _resolve(repo, wanted)
+    if head is None:
+        raise ApiError(404, f"No commit found for SHA: {wanted}")
+    found = history.log(repo, head)
+    page = paginate(emu, req, found, f"/repos/{repo.full_name}/commits")
+    return 200, [render.commit(emu.world, emu.urls, repo, c) for c in page]
+
+
+@route("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls")
+def list_pulls_of_commit(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    sha = _resolve(repo, req.params["commit_sha"])
+    if sha is None:
+        raise ApiError(422, f"No commit found for SHA: {req.params['commit_sha']}")
+    found = history.pulls_of_commit(repo, sha)
+    page = paginate(emu, req, found, f"/repos/{repo.full_name}/commits/{sha}/pulls")
+    return 200, [render.pull_request_simple(emu.world, emu.urls, repo, p) for p in page]

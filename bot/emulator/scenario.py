@@ -7,7 +7,7 @@ back into the emulator's API (as the bot does) never deadlocks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -156,36 +156,70 @@ class Driver:
 
         Sends `push`, and `pull_request.synchronize` for every open PR whose head is `branch`.
         """
+        return self.push_series(
+            full_name,
+            branch,
+            [(edits, message)],
+            author=author,
+            committer=committer,
+            pusher=pusher,
+            co_authors=co_authors,
+            start_from=start_from,
+        )[-1]
+
+    def push_series(
+        self,
+        full_name: str,
+        branch: str,
+        series: Sequence[tuple[FileEdits, str]],
+        *,
+        author: Person,
+        committer: Person | None = None,
+        pusher: str | None = None,
+        co_authors: tuple[Person, ...] = (),
+        start_from: str | None = None,
+    ) -> list[str]:
+        """Commit each (edits, message) of `series` on top of the last and push them all at once: one
+        `push` (listing every commit) and one `synchronize` per open PR on `branch`. Returns the shas,
+        oldest first."""
+        if not series:
+            raise ValueError("push_series needs at least one commit")
         with self._change():
             repo = self.world.repo(full_name)
             created = branch not in repo.branches
             before = repo.branches.get(branch) or "0" * 40
             parent = repo.branches.get(branch) or repo.branches[start_from or repo.default_branch]
-            files = self.world.snapshot(repo, parent)
-            for path, content in edits.items():
-                if content is None:
-                    files.pop(path, None)
-                else:
-                    files[path] = content.encode() if isinstance(content, str) else content
+            who = identity(author)
+            by = pusher or who.login or who.name
             trailers = "".join(
                 f"\nCo-authored-by: {i.name} <{i.email}>" for i in (identity(c) for c in co_authors)
             )
-            text = message + ("\n" + trailers if trailers else "")
-            who = identity(author)
-            by = pusher or who.login or who.name
-            commit = self.world.commit(repo, files, (parent,), who, identity(committer or author), text, by)
-            repo.branches[branch] = commit.sha
+            made = []
+            for edits, message in series:
+                files = self.world.snapshot(repo, parent)
+                for path, content in edits.items():
+                    if content is None:
+                        files.pop(path, None)
+                    else:
+                        files[path] = content.encode() if isinstance(content, str) else content
+                text = message + ("\n" + trailers if trailers else "")
+                commit = self.world.commit(
+                    repo, files, (parent,), who, identity(committer or author), text, by
+                )
+                made.append(commit)
+                parent = commit.sha
+            repo.branches[branch] = parent
             installation = self._installation(repo)
             push_before = before if not created else "0" * 40
             self._queue(
                 "push",
-                events.push(self.world, self.emu.urls, repo, branch, push_before, [commit], by, installation),
+                events.push(self.world, self.emu.urls, repo, branch, push_before, made, by, installation),
             )
             for pr in repo.pulls.values():
                 if pr.head_ref == branch and pr.state == "open":
-                    pr.head_sha, pr.updated_at = commit.sha, self.world.now()
-                    self._pr_event(repo, pr, "synchronize", by, before=before, after=commit.sha)
-            return commit.sha
+                    pr.head_sha, pr.updated_at = parent, self.world.now()
+                    self._pr_event(repo, pr, "synchronize", by, before=before, after=parent)
+            return [c.sha for c in made]
 
     # --- pull requests ---------------------------------------------------------------------------
 

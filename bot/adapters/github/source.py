@@ -36,6 +36,8 @@ from bot.core.repo_config import CONFIG_PATH
 from bot.core.tree import ChangeType, FileChange
 
 PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the "parent" of a root commit
+NO_COMMIT = "0" * 40  # what GitHub sends as `before` when a push creates the branch
 _TEAM = re.compile(r"@([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9][A-Za-z0-9_.-]*)")
 
 
@@ -135,6 +137,35 @@ class PullRequestSnapshot:
         return self.facts.incomplete
 
 
+@dataclass(frozen=True)
+class CommitSnapshot:
+    """One commit of the default branch against its first parent, as apply-on-merge judges it."""
+
+    sha: str
+    parent: str | None  # the first parent; None for a root commit
+    author: str | None  # GitHub login of the commit's author, None when GitHub maps it to nobody
+    base: GitHubTree  # the first parent's tree (empty for a root commit)
+    head: GitHubTree  # the commit's tree
+    changes: tuple[FileChange, ...]  # first parent → commit
+    config_before: bytes | None  # `.approvalbot.yml` at the first parent, None when absent
+    config_after: bytes | None  # `.approvalbot.yml` at the commit, None when absent
+
+
+@dataclass(frozen=True)
+class MergedPull:
+    """A pull request GitHub associates with a commit (`merged_by` is read only for the PR whose
+    merge produced that commit)."""
+
+    number: int
+    merged: bool
+    merge_commit_sha: str | None
+    merged_at: datetime | None
+    merged_by: str | None
+    head_sha: str
+    title: str
+    base_ref: str
+
+
 def diff_trees(base: Mapping[str, _Entry], head: Mapping[str, _Entry]) -> tuple[FileChange, ...]:
     """Changed files by blob sha; a deleted and an added file with the same content are a rename."""
     added = sorted(p for p in head if p not in base)
@@ -193,6 +224,24 @@ query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: S
       }
     }
   }
+}
+"""
+
+
+_COMMIT_QUERY = """
+query($owner: String!, $name: String!, $sha: GitObjectID!) {
+  repository(owner: $owner, name: $name) {
+    object(oid: $sha) {
+      __typename
+      ... on Commit { oid author { user { __typename login } } parents(first: 2) { nodes { oid } } }
+    }
+  }
+}
+"""
+
+_DEFAULT_BRANCH_QUERY = """
+query($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { defaultBranchRef { name target { oid } } }
 }
 """
 
@@ -326,6 +375,107 @@ class PullRequestSource:
         pull = _pull_state(pull_data, base_sha)
         facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
         return PullRequestSnapshot(pull, base, head, changes, facts, config, comments)
+
+    # --- the default branch: apply-on-merge, drift and reconcile --------------------------------------
+
+    def read_commit(self, sha: str) -> CommitSnapshot:
+        """Commit `sha` against its first parent, in at most four calls however many files changed:
+        GraphQL (commit, parents, author), the two trees, one GraphQL batch for the changed files'
+        contents and both `.approvalbot.yml`. Raises GitHubReadError unless everything was read."""
+        variables = {"owner": self.owner, "name": self.name, "sha": sha}
+        node = self._graphql(_COMMIT_QUERY, variables)["repository"]["object"]
+        if node is None or node.get("__typename") != "Commit":
+            raise GitHubReadError(f"{self.full_name}: no commit {sha[:12]}; was the branch force-pushed?")
+        parents = [p["oid"] for p in node["parents"]["nodes"]]
+        parent = parents[0] if parents else None
+        problems: list[str] = []
+        base_entries = self._tree(parent, problems) if parent else {}
+        head_entries = self._tree(sha, problems)
+        changes = diff_trees(base_entries, head_entries)
+        wanted = {
+            entries[path].sha
+            for entries in (base_entries, head_entries)
+            for change in changes
+            for path in change.paths
+            if path in entries
+        }
+        wanted |= {e[CONFIG_PATH].sha for e in (base_entries, head_entries) if CONFIG_PATH in e}
+        blobs, _ = self._fetch(wanted, (), problems)
+        if problems:
+            raise GitHubReadError(f"{self.full_name} at {sha[:12]}: " + "; ".join(problems))
+        base = GitHubTree(self, parent or EMPTY_TREE, base_entries)
+        head = GitHubTree(self, sha, head_entries)
+        for tree, entries in ((base, base_entries), (head, head_entries)):
+            tree._fill({p: e.sha for p, e in entries.items()}, blobs)
+
+        def config(entries: Mapping[str, _Entry]) -> bytes | None:
+            return blobs[entries[CONFIG_PATH].sha] if CONFIG_PATH in entries else None
+
+        author = _actor_login((node.get("author") or {}).get("user"))
+        return CommitSnapshot(
+            sha, parent, author, base, head, changes, config(base_entries), config(head_entries)
+        )
+
+    def merged_pulls_for_commit(self, sha: str) -> list[MergedPull]:
+        """The pull requests GitHub associates with commit `sha` (one call, plus one to learn who merged
+        the PR whose merge commit `sha` is: the list does not say)."""
+        items = self._rest(f"/commits/{sha}/pulls?per_page={PAGE}")
+        out = []
+        for item in items:
+            merged_at = _stamp(item.get("merged_at"))
+            merged_by = None
+            if merged_at is not None and item.get("merge_commit_sha") == sha:
+                full = self._rest(f"/pulls/{item['number']}")
+                merged_by = (full.get("merged_by") or {}).get("login")
+            out.append(
+                MergedPull(
+                    number=item["number"],
+                    merged=merged_at is not None,
+                    merge_commit_sha=item.get("merge_commit_sha"),
+                    merged_at=merged_at,
+                    merged_by=merged_by,
+                    head_sha=item["head"]["sha"],
+                    title=item.get("title") or "",
+                    base_ref=item["base"]["ref"],
+                )
+            )
+        return out
+
+    def first_parent_chain(self, head: str, *, stop: str | None, limit: int) -> list[str]:
+        """Shas from `head` back along first parents, newest first, ending before `stop` (exclusive;
+        all zeros means none) or after `limit` commits. One call per 100 commits listed: the list
+        GitHub gives holds every commit's parents, and the walk follows first parents through it."""
+        stop = None if stop == NO_COMMIT else stop
+        parents: dict[str, list[str]] = {}
+        chain: list[str] = []
+        current: str | None = head
+        while current is not None and current != stop and len(chain) < limit:
+            if current not in parents:
+                page = self._rest(f"/commits?sha={current}&per_page={PAGE}")
+                parents.update({c["sha"]: [p["sha"] for p in c["parents"]] for c in page})
+                if current not in parents:
+                    raise GitHubReadError(f"{self.full_name}: GitHub did not list commit {current[:12]}")
+            chain.append(current)
+            firsts = parents[current]
+            current = firsts[0] if firsts else None
+        return chain
+
+    def default_branch_head(self) -> str:
+        """The sha at the tip of the default branch (one call)."""
+        variables = {"owner": self.owner, "name": self.name}
+        ref = self._graphql(_DEFAULT_BRANCH_QUERY, variables)["repository"]["defaultBranchRef"]
+        if ref is None:
+            raise GitHubReadError(f"{self.full_name} has no default branch (is it empty?)")
+        return str(ref["target"]["oid"])
+
+    def tree(self, sha: str) -> GitHubTree:
+        """Revision `sha` as a Tree: its listing read now (one call), contents fetched in batches when
+        read. Raises GitHubReadError when GitHub truncates the listing."""
+        problems: list[str] = []
+        entries = self._tree(sha, problems)
+        if problems:
+            raise GitHubReadError(f"{self.full_name}: " + "; ".join(problems))
+        return GitHubTree(self, sha, entries)
 
     def open_pull_numbers(self) -> list[int]:
         """Open PRs of the repository (paged: one call per 100), e.g. to re-evaluate after a base push."""

@@ -4,8 +4,8 @@
   so an unchanged verdict costs one read and no write;
 - one comment found by the hidden marker `<!-- approvalbot:diff -->`, edited in place;
 - labels: only those approvalbot manages (`pending: …`, `approved`, `rejected`, `blocked`) are touched;
-- review requests, close, merge (pinned to the approved head sha), convert to draft (GraphQL: REST
-  cannot), and plain comments.
+- review requests (asked and withdrawn), close, merge (pinned to the approved head sha), convert to
+  draft (GraphQL: REST cannot), and plain comments.
 """
 
 from __future__ import annotations
@@ -222,6 +222,19 @@ class PullRequestWriter:
             return True
         except _API_ERRORS as error:
             raise self._fail(f"requesting reviews on #{pull.number}", error) from error
+
+    def withdraw_review_requests(self, pull: PullState) -> bool:
+        """Withdraw every pending review request (users and teams) `pull` shows; False when none."""
+        if not pull.requested_reviewers and not pull.requested_teams:
+            return False
+        try:
+            # GitHub requires `reviewers` even when only teams are withdrawn.
+            self._repo.get_pull(pull.number).delete_review_request(
+                reviewers=list(pull.requested_reviewers), team_reviewers=list(pull.requested_teams)
+            )
+            return True
+        except _API_ERRORS as error:
+            raise self._fail(f"withdrawing review requests on #{pull.number}", error) from error
 
     # --- state changes ---------------------------------------------------------------------------
 
