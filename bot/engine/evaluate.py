@@ -1,0 +1,288 @@
+"""Evaluate one pull request from GitHub's current state, and show the verdict on it.
+
+Every webhook about a PR ends here, so lost, repeated or reordered events heal themselves: nothing is
+carried from one event to the next except what GitHub and the store hold. The steps:
+
+1. read the PR (constant number of API calls), the base branch's `.approvalbot.yml` and the touched files;
+2. plan the change (pure), weigh reviews and commands against the rules (pure);
+3. take or release the PR's locks in the store, and re-check PRs that waited on a released lock;
+4. write the check run, the diff comment, labels and review requests (each skipped when unchanged);
+5. act on the verdict: close on rejection, merge on approval when asked, notify and audit once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
+from bot.adapters.github.writer import PullRequestWriter
+from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
+from bot.core.facts import OpenPullRequest, PullRequestFacts
+from bot.core.live import AuditEntry, AuditKind, Lock
+from bot.core.model import Kind, PendingState, Plan, ResourceKey
+from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
+from bot.core.plan import make_plan
+from bot.core.repo_config import Approvals, OnReject, RepoConfig, parse_repo_config
+from bot.engine.notify import send_notifications
+from bot.engine.report import check_output, comment_body, failure_output
+from bot.engine.services import PullRef, Services
+
+log = logging.getLogger("approvalbot.evaluate")
+
+# An empty config lets the planner run when the base has none (the decision then blocks, fail closed).
+_NO_CONFIG = RepoConfig(approvals=Approvals(), accounts=())
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    ref: PullRef
+    head_sha: str
+    plan: Plan
+    decision: Decision
+    config: RepoConfig | None
+
+
+def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None) -> Evaluation | None:
+    """Re-evaluate `ref` and publish the verdict; None when the PR is closed (its locks are released)."""
+    source = services.source(ref)
+    writer = services.writer(ref)
+    try:
+        snapshot = source.read(ref.number, pusher=pusher)
+    except GitHubReadError as error:
+        # Without the head sha there is no check to fail; the job is logged and GitHub keeps the
+        # previous (never approving, once stale) verdict. A retry comes with the next event or reconcile.
+        log.error("%s: cannot read the pull request: %s", ref, error)
+        raise
+    pull = snapshot.pull
+    if pull.state != "open":
+        release(services, ref)
+        return None
+    now = services.clock()
+    config, config_problems = parse_repo_config(snapshot.config)
+    if snapshot.incomplete:
+        writer.publish_check(
+            pull.head_sha,
+            failure_output(
+                "GitHub could not be read in full",
+                f"approvalbot could not read everything it needs, so it cannot approve: "
+                f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
+            ),
+        )
+        return None
+    plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
+    facts = _with_queue(services, snapshot.facts, now)
+    decision = decide(config, config_problems, plan, facts, now)
+    _update_locks(services, ref, plan, decision, facts)
+    _publish(writer, snapshot, plan, decision, config)
+    _act(services, writer, ref, snapshot, plan, decision, config)
+    return Evaluation(ref, pull.head_sha, plan, decision, config)
+
+
+def release(services: Services, ref: PullRef) -> None:
+    """Drop the PR's locks; PRs that may have waited on them are re-checked."""
+    if services.store.release_locks(ref.number):
+        _reevaluate_others(services, ref)
+
+
+# --- the lock queue -----------------------------------------------------------------------------------
+
+
+def _with_queue(services: Services, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
+    """The facts, completed with who holds what: the store's locks are the queue of ready PRs.
+
+    A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it.
+    """
+    held: dict[int, list[Lock]] = defaultdict(list)
+    for lock in services.store.locks():
+        held[lock.pr_number].append(lock)
+    mine = held.pop(facts.number, [])
+    others = tuple(
+        OpenPullRequest(
+            number=number,
+            ready_at=min(lock.since for lock in locks),
+            resources=tuple(lock.key for lock in locks),
+            pending={lock.key: lock.pending_state for lock in locks if lock.pending_state is not None},
+            publishes=tuple(lock.key for lock in locks if lock.key.kind is Kind.REMOTE_CONFIG),
+        )
+        for number, locks in sorted(held.items())
+    )
+    ready_at = min((lock.since for lock in mine), default=now)
+    return replace(facts, open_prs=others, ready_at=None if facts.draft else ready_at)
+
+
+def _update_locks(
+    services: Services, ref: PullRef, plan: Plan, decision: Decision, facts: PullRequestFacts
+) -> None:
+    """A ready PR submitting actions that need approval holds their resources; anything else holds none."""
+    wanted: dict[ResourceKey, PendingState | None] = {}
+    holds = not facts.draft and decision.state not in (
+        DecisionState.INVALID,
+        DecisionState.NO_APPROVAL_NEEDED,
+    )
+    if holds:
+        wanted = {a.key: a.pending_state for a in plan.actions if a.valid and a.requires_approval}
+    if wanted:
+        services.store.set_locks(ref.number, wanted)
+    else:
+        release(services, ref)
+
+
+def _reevaluate_others(services: Services, ref: PullRef) -> None:
+    try:
+        numbers = services.source(ref).open_pull_numbers()
+    except GitHubReadError as error:
+        log.warning("%s: released locks, but cannot list open PRs to re-check them: %s", ref, error)
+        return
+    for number in numbers:
+        if number != ref.number:
+            services.reevaluate(PullRef(ref.repo, number, ref.installation))
+
+
+# --- what the PR shows ------------------------------------------------------------------------------------
+
+
+def _publish(
+    writer: PullRequestWriter,
+    snapshot: PullRequestSnapshot,
+    plan: Plan,
+    decision: Decision,
+    config: RepoConfig | None,
+) -> None:
+    pull = snapshot.pull
+    writer.publish_check(pull.head_sha, check_output(plan, decision))
+    writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
+    writer.set_labels(pull.number, decision.labels, pull.labels)
+    if decision.request:
+        writer.request_reviewers(pull, decision.request)
+    elif pull.draft and pull.requested_reviewers:
+        # Converting to draft withdraws the request (SPEC §1): the approvers are no longer asked.
+        writer.withdraw_review_requests(pull)
+
+
+# --- what the verdict sets off -----------------------------------------------------------------------------
+
+
+def _act(
+    services: Services,
+    writer: PullRequestWriter,
+    ref: PullRef,
+    snapshot: PullRequestSnapshot,
+    plan: Plan,
+    decision: Decision,
+    config: RepoConfig | None,
+) -> None:
+    pull = snapshot.pull
+    once = _Once(services, f"{ref}@{pull.head_sha}")
+    for reply in decision.replies:
+        if once.claim(f"reply:{reply.comment_id}:{reply.user}:{reply.text}"):
+            writer.comment(pull.number, f"@{reply.user} {reply.text}")
+    if config is None or pull.draft:
+        return
+    if decision.state is DecisionState.REJECTED:
+        feedback = "\n".join(f"> **{f.user}**: {f.text}" for f in decision.feedback) or "> (no feedback)"
+        if once.claim("rejected"):
+            _audit(services, ref, pull.head_sha, plan, AuditKind.REJECTION, decision)
+            keep = config.approvals.on_reject is OnReject.KEEP_OPEN
+            after = "It stays open (`on_reject: keep_open`)." if keep else "The pull request is closed."
+            writer.comment(
+                pull.number,
+                f"**Rejected.** Nothing changes in the live state.\n\n{feedback}\n\n{after}",
+            )
+        if config.approvals.on_reject is OnReject.CLOSE:
+            writer.close(pull)
+    elif decision.state is DecisionState.APPROVED:
+        if once.claim("approved"):
+            _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
+        if config.approvals.merge_on_approval:
+            writer.merge(pull, pull.head_sha)
+    elif decision.state is DecisionState.PENDING and once.claim("submitted"):
+        _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
+    _notify(services, ref, snapshot, plan, decision, config)
+
+
+def _notify(
+    services: Services,
+    ref: PullRef,
+    snapshot: PullRequestSnapshot,
+    plan: Plan,
+    decision: Decision,
+    config: RepoConfig,
+) -> None:
+    pull = snapshot.pull
+    items = tuple(ChangeItem(a.key, a.action, a.pending_state) for a in plan.actions if a.requires_approval)
+    for recipients in decision.notify:
+        request = NotificationRequest(
+            event=NotificationEvent(recipients.event.value),
+            accounts=plan.accounts,
+            repository=ref.repo,
+            actor=_actor(decision, recipients.event, pull.author),
+            creators=tuple(sorted(_creators(snapshot.facts))),
+            items=items,
+            pr_number=pull.number,
+            pr_url=pr_url(ref),
+            pr_title=pull.title,
+            head_sha=pull.head_sha,
+            feedback=recipients.feedback,
+        )
+        send_notifications(services, config, request, snapshot.facts.teams)
+
+
+def _actor(decision: Decision, event: NotifyEvent, author: str) -> str:
+    if event is NotifyEvent.APPROVED:
+        return ", ".join(sorted({login for a in decision.accounts for login in a.approved_by})) or author
+    if event is NotifyEvent.REJECTED:
+        return ", ".join(f.user for f in decision.feedback) or author
+    return author
+
+
+def _creators(facts: PullRequestFacts) -> set[str]:
+    found = {facts.author}
+    for commit in facts.commits:
+        found.update(login for login in (commit.author, commit.committer, *commit.co_authors) if login)
+    return {login for login in found if not login.endswith("[bot]")}
+
+
+def pr_url(ref: PullRef) -> str:
+    return f"https://github.com/{ref.repo}/pull/{ref.number}"
+
+
+def _audit(
+    services: Services, ref: PullRef, sha: str, plan: Plan, kind: AuditKind, decision: Decision
+) -> None:
+    actors = sorted({login for a in decision.accounts for login in a.approved_by})
+    if kind is AuditKind.REJECTION:
+        actors = [f.user for f in decision.feedback]
+    feedback = "\n".join(f.text for f in decision.feedback) or None
+    for action in plan.actions:
+        if not action.requires_approval:
+            continue
+        services.store.audit(
+            AuditEntry(
+                kind,
+                resource=action.key,
+                actor=", ".join(actors) or None,
+                pr_number=ref.number,
+                commit_sha=sha,
+                action=action.action,
+                feedback=feedback if kind is AuditKind.REJECTION else None,
+                winner=decision.winner,
+                detail={
+                    "repository": ref.repo,
+                    "pending": action.pending_state.value if action.pending_state else None,
+                },
+            )
+        )
+
+
+class _Once:
+    """Side effects that must happen once per PR head, however often the PR is re-evaluated."""
+
+    def __init__(self, services: Services, scope: str) -> None:
+        self._services = services
+        self._scope = scope
+
+    def claim(self, what: str) -> bool:
+        return self._services.store.claim_notification(f"{self._scope}:{what}")

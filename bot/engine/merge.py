@@ -1,0 +1,299 @@
+"""Apply what reached the default branch: exactly once, and only what an approved PR explains.
+
+A commit on the default branch is judged on its own change (first parent → commit), with the rules of
+the first parent's `.approvalbot.yml` and, when a merged PR explains it, that PR's reviews as they stood
+at the merge. Approved (or needing no approval) → every action goes live in one store transaction keyed
+by the commit sha, so a redelivered event, a push and a `closed` event for the same merge, or a retry
+after a crash all apply it once. Anything else is drift: recorded, alerted, its check failed, and
+**not** applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from bot.adapters.github.source import CommitSnapshot, MergedPull
+from bot.adapters.github.writer import CheckOutput, Conclusion
+from bot.core.decision import Decision, DecisionState, decide
+from bot.core.facts import PullRequestFacts
+from bot.core.live import AuditEntry, AuditKind, LiveChange, change_for, to_jsonable
+from bot.core.loading import load_resource
+from bot.core.model import Plan
+from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
+from bot.core.plan import make_plan
+from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
+from bot.engine.notify import send_notifications
+from bot.engine.services import PullRef, Services
+
+log = logging.getLogger("approvalbot.merge")
+
+_NO_CONFIG = RepoConfig(approvals=Approvals(), accounts=())
+# A push of more commits than this to the default branch is walked no further (reconcile catches up).
+MAX_WALK = 100
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    NOTHING_TO_APPLY = "nothing_to_apply"
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    sha: str
+    outcome: Outcome
+    pr_number: int | None = None
+    plan: Plan | None = None
+    decision: Decision | None = None
+    # Set when this commit turned the approval workflow on or off: the config after it.
+    toggled: RepoConfig | None = None
+
+
+def apply_commit(
+    services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
+) -> CommitResult:
+    """Judge one commit of the default branch and apply it or record it as drift."""
+    if services.store.is_applied(sha):
+        return CommitResult(sha, Outcome.ALREADY_APPLIED, pr)
+    if _already_drift(services, sha):
+        # Judged once, on the facts as they stood: a replay must not apply it because of a review given
+        # since (GitHub's timestamps have one-second resolution, so the merge-time cutoff cannot tell).
+        return CommitResult(sha, Outcome.DRIFT, pr)
+    source = services.source(repo, installation)
+    commit = source.read_commit(sha)
+    now = services.clock()
+    config, config_problems = parse_repo_config(commit.config_before)
+    plan = make_plan(commit.base, commit.head, commit.changes, config or _NO_CONFIG, now)
+    merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
+    number = merged.number if merged else None
+    if not plan.actions and not plan.config_changed:
+        services.store.apply_merge(sha, number, [], [])
+        return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
+    facts = _facts_at_merge(services, repo, installation, merged, commit)
+    decision = decide(config, config_problems, plan, facts, now)
+    ref = PullRef(repo, number or 0, installation)
+    if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
+        return _apply(services, ref, commit, plan, decision, config, merged)
+    return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
+
+
+def apply_push(
+    services: Services, repo: str, before: str, after: str, *, installation: int | None = None
+) -> list[CommitResult]:
+    """Every first-parent commit from `before` (exclusive) to `after`, oldest first."""
+    source = services.source(repo, installation)
+    chain = source.first_parent_chain(after, stop=before, limit=MAX_WALK)
+    return [apply_commit(services, repo, sha, installation=installation) for sha in reversed(chain)]
+
+
+# --- the two outcomes ----------------------------------------------------------------------------------
+
+
+def _apply(
+    services: Services,
+    ref: PullRef,
+    commit: CommitSnapshot,
+    plan: Plan,
+    decision: Decision,
+    config: RepoConfig | None,
+    merged: MergedPull | None,
+) -> CommitResult:
+    changes = [
+        change_for(a, _head_document(commit, a.file, a.key.account), winner=_winner(a, decision))
+        for a in plan.actions
+    ]
+    actor = merged.merged_by if merged else commit.author
+    audit = [
+        AuditEntry(
+            AuditKind.APPLY,
+            resource=c.key,
+            actor=actor,
+            action=c.action,
+            winner=c.winner,
+            detail={"repository": ref.repo, "status": c.status.value if c.status else "deleted"},
+        )
+        for c in changes
+    ]
+    applied = services.store.apply_merge(commit.sha, merged.number if merged else None, changes, audit)
+    if not applied:
+        return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
+    _deliver_to_targets(services, ref, commit.sha, changes)
+    services.writer(ref.repo, ref.installation).publish_check(
+        commit.sha,
+        CheckOutput(
+            conclusion=Conclusion.SUCCESS,
+            title=f"Applied {len(changes)} change{'s' if len(changes) != 1 else ''}",
+            summary="\n".join(f"- `{c.key}`: {c.action.label}" for c in changes) or "Nothing to apply.",
+        ),
+    )
+    return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, _toggle(commit))
+
+
+def _drift(
+    services: Services,
+    ref: PullRef,
+    commit: CommitSnapshot,
+    plan: Plan,
+    decision: Decision,
+    config: RepoConfig | None,
+    merged: MergedPull | None,
+) -> CommitResult:
+    why = list(decision.reasons) or ["no approved pull request explains this commit"]
+    detail = {
+        "repository": ref.repo,
+        "accounts": list(plan.accounts),  # the read API shows drift to these accounts' tokens
+        "pull_request": merged.number if merged else None,
+        "state": decision.state.value,
+        "reasons": why,
+        "resources": [str(a.key) for a in plan.actions],
+    }
+    number = merged.number if merged else None
+    if services.store.record_drift(commit.sha, detail):
+        services.store.audit(
+            AuditEntry(
+                AuditKind.DRIFT,
+                actor=_actor(commit, merged),
+                pr_number=number,
+                commit_sha=commit.sha,
+                detail=detail,
+            )
+        )
+        writer = services.writer(ref.repo, ref.installation)
+        text = (
+            f"**Not applied.** Commit {commit.sha[:12]} reached the default branch without the approvals "
+            "it needs, so approvalbot did not apply it to the live state; it is recorded as drift.\n\n"
+            + "\n".join(f"- {r}" for r in why)
+            + "\n\nTo resolve it, revert the commit, or open a pull request with the same change "
+            "and have it approved."
+        )
+        if merged is not None:
+            writer.comment(merged.number, text)
+        writer.publish_check(
+            commit.sha,
+            CheckOutput(conclusion=Conclusion.FAILURE, title="Not applied: unapproved change", summary=text),
+        )
+        if config is not None:
+            send_notifications(
+                services,
+                config,
+                NotificationRequest(
+                    event=NotificationEvent.BYPASS,
+                    accounts=plan.accounts,
+                    repository=ref.repo,
+                    actor=_actor(commit, merged),
+                    items=tuple(ChangeItem(a.key, a.action, a.pending_state) for a in plan.actions),
+                    pr_number=number,
+                    pr_title=merged.title if merged else None,
+                    head_sha=commit.sha,
+                ),
+            )
+    return CommitResult(commit.sha, Outcome.DRIFT, number, plan, decision)
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _already_drift(services: Services, sha: str) -> bool:
+    return any(record.commit_sha == sha for record in services.store.drift())
+
+
+def _explaining_pull(pulls: list[MergedPull], sha: str, hint: int | None) -> MergedPull | None:
+    """The merged PR whose merge produced exactly this commit (a PR's own commits explain nothing)."""
+    candidates = [p for p in pulls if p.merged and p.merge_commit_sha == sha]
+    if hint is not None:
+        candidates = [p for p in candidates if p.number == hint] or candidates
+    return candidates[0] if candidates else None
+
+
+def _facts_at_merge(
+    services: Services,
+    repo: str,
+    installation: int | None,
+    merged: MergedPull | None,
+    commit: CommitSnapshot,
+) -> PullRequestFacts:
+    """The PR's facts with only the reviews and commands given before it merged; for a direct push,
+    a PR of nobody's with no reviews (so only changes needing no approval pass)."""
+    if merged is None:
+        return PullRequestFacts(
+            number=0, author=commit.author or "(direct push)", head_sha=commit.sha, pusher=commit.author
+        )
+    facts = services.source(repo, installation).read(merged.number).facts
+    cutoff = merged.merged_at
+    if cutoff is not None:
+        facts = replace(
+            facts,
+            reviews=tuple(r for r in facts.reviews if r.submitted_at is None or r.submitted_at <= cutoff),
+            comments=tuple(c for c in facts.comments if c.created_at is None or c.created_at <= cutoff),
+        )
+    return replace(facts, draft=False, open_prs=(), head_sha=merged.head_sha)
+
+
+def _head_document(commit: CommitSnapshot, path: str, account: str) -> dict[str, Any] | None:
+    raw = commit.head.read(path)
+    if raw is None:
+        return None
+    loaded = load_resource(path, raw, account)
+    return dict(loaded.resource.data) if loaded.resource is not None else None
+
+
+def _winner(action: Any, decision: Decision) -> str | None:
+    return decision.winner if action.action is not None and action.action.value == "finish" else None
+
+
+def _deliver_to_targets(services: Services, ref: PullRef, sha: str, changes: list[LiveChange]) -> None:
+    if services.targets is None or not services.targets.targets:
+        return
+    body = {
+        "repository": ref.repo,
+        "commit": sha,
+        "pull_request": ref.number or None,
+        "changes": [
+            {
+                "resource": str(c.key),
+                "account": c.key.account,
+                "kind": c.key.kind.value,
+                "id": c.key.id,
+                "action": c.action.value,
+                "status": c.status.value if c.status else None,
+                "document": to_jsonable(c.document) if c.document is not None else None,
+            }
+            for c in changes
+        ],
+    }
+    for result in services.targets.publish(body, sha):
+        services.store.audit(
+            AuditEntry(
+                AuditKind.TARGET_DELIVERY,
+                pr_number=ref.number or None,
+                commit_sha=sha,
+                detail={
+                    "url": result.url,
+                    "delivered": result.delivered,
+                    "attempts": result.attempts,
+                    "status": result.status,
+                    "error": result.error,
+                },
+            )
+        )
+
+
+def _toggle(commit: CommitSnapshot) -> RepoConfig | None:
+    """The config after this commit, when the commit turned approvals.enabled on or off."""
+    before, _ = parse_repo_config(commit.config_before)
+    after, _ = parse_repo_config(commit.config_after)
+    if before is None or after is None or before.approvals.enabled == after.approvals.enabled:
+        return None
+    return after
+
+
+def _config_after(commit: CommitSnapshot) -> RepoConfig | None:
+    return parse_repo_config(commit.config_after)[0]
+
+
+def _actor(commit: CommitSnapshot, merged: MergedPull | None) -> str | None:
+    return merged.merged_by if merged and merged.merged_by else commit.author

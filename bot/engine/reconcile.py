@@ -1,0 +1,108 @@
+"""Catch up with what webhooks missed: GitHub does not redeliver a lost event by itself.
+
+Walks the default branch back (first parents) to the last commit the store has applied, then judges
+every later commit, oldest first, exactly as a push would. A store that has never seen the repository
+starts from a baseline: the resources on the default branch today are taken as live, as they are
+(recorded in the audit log), since nothing before the bot's arrival was ever approved through it.
+Locks held by PRs that are no longer open are released, and the PRs waiting on them re-checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.core.live import AuditEntry, AuditKind, LiveChange
+from bot.core.loading import load_resource
+from bot.core.model import Action, Status
+from bot.core.repo_config import CONFIG_PATH, parse_repo_config
+from bot.core.tree import Tree
+from bot.core.validate import resource_paths
+from bot.engine.merge import CommitResult, apply_commit
+from bot.engine.services import PullRef, Services
+
+log = logging.getLogger("approvalbot.reconcile")
+
+MAX_WALK = 500
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    repo: str
+    baseline: str | None  # the commit taken as the starting live state, when there was none
+    results: tuple[CommitResult, ...] = ()
+    released: tuple[int, ...] = ()  # PRs whose stale locks were released
+
+
+def reconcile(services: Services, repo: str, *, installation: int | None = None) -> ReconcileResult:
+    source = services.source(repo, installation)
+    head = source.default_branch_head()
+    chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)  # newest first
+    applied = services.store.applied(chain)
+    unapplied: list[str] = []
+    for sha in chain:
+        if sha in applied:
+            break
+        unapplied.append(sha)
+    baseline = None
+    if len(unapplied) == len(chain):  # the store has never seen this repository
+        baseline = head
+        take_baseline(services, repo, head, source.tree(head))
+        unapplied = []
+    results = tuple(
+        apply_commit(services, repo, sha, installation=installation) for sha in reversed(unapplied)
+    )
+    return ReconcileResult(repo, baseline, results, release_stale_locks(services, repo, installation))
+
+
+def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
+    """Record every valid resource of `tree` as live, keyed by `sha`; False if it was already taken."""
+    config, _ = parse_repo_config(tree.read(CONFIG_PATH))
+    if config is None:
+        log.warning("%s: no valid %s at %s; baseline taken with no resources", repo, CONFIG_PATH, sha[:12])
+        return services.store.apply_merge(sha, None, [], [])
+    changes: list[LiveChange] = []
+    for path, account in sorted(resource_paths(tree, config).items()):
+        raw = tree.read(path)
+        loaded = load_resource(path, raw, account) if raw is not None else None
+        if loaded is None or loaded.resource is None or loaded.problems:
+            log.warning("%s: %s is not valid at %s; left out of the baseline", repo, path, sha[:12])
+            continue
+        resource = loaded.resource
+        action = _baseline_action(resource.status)
+        changes.append(LiveChange(resource.key, action, resource.status, dict(resource.data)))
+    audit = [
+        AuditEntry(
+            AuditKind.APPLY,
+            resource=c.key,
+            actor="approvalbot",
+            action=c.action,
+            detail={"repository": repo, "baseline": True},
+        )
+        for c in changes
+    ]
+    return services.store.apply_merge(sha, None, changes, audit)
+
+
+def _baseline_action(status: Status) -> Action:
+    return {
+        Status.DRAFT: Action.CREATE_DRAFT,
+        Status.SCHEDULED: Action.SCHEDULE,
+        Status.RUNNING: Action.START,
+        Status.PAUSED: Action.PAUSE,
+        Status.FINISHED: Action.FINISH,
+        Status.LIVE: Action.PUBLISH,
+    }[status]
+
+
+def release_stale_locks(services: Services, repo: str, installation: int | None) -> tuple[int, ...]:
+    holders = {lock.pr_number for lock in services.store.locks()}
+    if not holders:
+        return ()
+    open_now = set(services.source(repo, installation).open_pull_numbers())
+    stale = tuple(sorted(holders - open_now))
+    for number in stale:
+        services.store.release_locks(number)
+    for number in sorted(open_now) if stale else ():
+        services.reevaluate(PullRef(repo, number, installation))
+    return stale

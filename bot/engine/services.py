@@ -1,0 +1,101 @@
+"""What the use cases need from the outside world, gathered in one object built once per process.
+
+The engine reads and writes GitHub through `GitHubAccess` (App auth per installation for the server,
+one token for the Action), keeps state in the SQL store and tells people through a notifier. Tests and
+the demo build the same `Services` against the emulator, a temporary store and a loopback SMTP server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from github import Github
+
+from bot.adapters.github.client import ClientSettings, app_client, token_client
+from bot.adapters.github.source import PullRequestSource
+from bot.adapters.github.writer import PullRequestWriter
+from bot.adapters.store import Store
+from bot.adapters.targets import TargetPublisher
+from bot.core.notifications import Notifier
+
+log = logging.getLogger("approvalbot.engine")
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """Which pull request, of which repository, through which App installation (None: token auth)."""
+
+    repo: str  # "owner/name"
+    number: int
+    installation: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+
+class GitHubAccess(Protocol):
+    def client(self, installation: int | None) -> Github: ...
+
+
+class TokenAccess:
+    """One token for everything: the Action's GITHUB_TOKEN, or a personal token."""
+
+    def __init__(self, token: str, settings: ClientSettings | None = None) -> None:
+        self._gh = token_client(token, settings)
+
+    def client(self, installation: int | None) -> Github:
+        return self._gh
+
+
+class AppAccess:
+    """GitHub App auth: one client per installation, each renewing its installation token itself."""
+
+    def __init__(self, app_id: str, private_key: str, settings: ClientSettings | None = None) -> None:
+        self.app_id = app_id
+        self._key = private_key
+        self._settings = settings
+        self._clients: dict[int, Github] = {}
+        self._lock = threading.Lock()
+
+    def client(self, installation: int | None) -> Github:
+        if installation is None:
+            raise ValueError("this event names no App installation; approvalbot cannot act on it")
+        with self._lock:
+            if installation not in self._clients:
+                self._clients[installation] = app_client(self.app_id, self._key, installation, self._settings)
+            return self._clients[installation]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    github: GitHubAccess
+    store: Store
+    clock: Callable[[], datetime] = utcnow
+    notifier: Notifier | None = None
+    targets: TargetPublisher | None = None
+    app_id: int | None = None  # only this app's check runs are trusted (None: token mode)
+    bot_login: str | None = None  # our own login, e.g. "approvalbot[bot]"
+    # Schedules a re-evaluation of another PR (through the job queue, keeping per-PR order).
+    requeue: Callable[[PullRef], None] | None = None
+    teams_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def source(self, ref: PullRef | str, installation: int | None = None) -> PullRequestSource:
+        repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)
+        return PullRequestSource(self.github.client(inst), repo)
+
+    def writer(self, ref: PullRef | str, installation: int | None = None) -> PullRequestWriter:
+        repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)
+        return PullRequestWriter(self.github.client(inst), repo, app_id=self.app_id, login=self.bot_login)
+
+    def reevaluate(self, ref: PullRef) -> None:
+        if self.requeue is not None:
+            self.requeue(ref)

@@ -1,0 +1,172 @@
+"""The workflow toggle: `approvals.enabled` changed on the default branch.
+
+Disabling reverts every pending request (SPEC §1, CleverTap's FAQ: "no experiment transitions
+silently"): each open ready PR holding resources goes back to draft with a comment saying so, loses
+its labels, review requests and locks; the resources stay as they are. Enabling re-evaluates every
+open PR. Both tell the admins and approvers of every account, and are recorded in the audit log.
+
+Which PRs held resources is not read from the store's locks alone: the merge that turned approvals off
+also re-plans every open PR (the `push` handler), and such a re-evaluation, under the new rules,
+releases the PR's locks and labels, possibly before this runs. So an open ready PR is also reverted
+when, under the rules in force before the toggle, it submitted a request (what took its locks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot, PullRequestSource
+from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter
+from bot.core.decision import DecisionState, decide
+from bot.core.live import AuditEntry, AuditKind
+from bot.core.notifications import NotificationEvent, NotificationRequest
+from bot.core.plan import make_plan
+from bot.core.repo_config import RepoConfig, parse_repo_config
+from bot.engine.notify import send_notifications
+from bot.engine.services import PullRef, Services
+
+log = logging.getLogger("approvalbot.toggle")
+
+REVERTED = (
+    "**Approval request reverted.** The approval workflow was turned off on the default branch "
+    "(`approvals.enabled: false` in `.approvalbot.yml`, commit {sha}), so this pull request's request "
+    "for approval was withdrawn and it is a draft again. Nothing changed in the live state: the "
+    "resources stay as they are. Mark it ready for review to submit it again."
+)
+# Decisions under which evaluate_pull lets a ready PR hold its resources (see evaluate._update_locks).
+_HOLDS_NOTHING = (DecisionState.INVALID, DecisionState.NO_APPROVAL_NEEDED)
+# Removing a label someone else removed a moment ago fails (404): re-read the PR and try again.
+_WRITE_TRIES = 3
+
+
+def on_toggle(
+    services: Services,
+    repo: str,
+    enabled: bool,
+    config: RepoConfig,
+    sha: str,
+    *,
+    installation: int | None = None,
+    actor: str | None = None,
+) -> list[int]:
+    """Revert (disable) or re-check (enable) open PRs; returns the PR numbers acted on."""
+    source = services.source(repo, installation)
+    if enabled:
+        numbers = source.open_pull_numbers()
+        for number in numbers:
+            services.reevaluate(PullRef(repo, number, installation))
+    else:
+        numbers = _revert_requests(services, source, repo, installation, sha)
+    services.store.audit(
+        AuditEntry(
+            AuditKind.TOGGLE,
+            actor=actor,
+            commit_sha=sha,
+            detail={
+                "repository": repo,
+                "enabled": enabled,
+                "reevaluated" if enabled else "reverted": numbers,
+            },
+        )
+    )
+    send_notifications(
+        services,
+        config,
+        NotificationRequest(
+            event=NotificationEvent.WORKFLOW_ENABLED if enabled else NotificationEvent.WORKFLOW_DISABLED,
+            accounts=tuple(a.name for a in config.accounts),
+            repository=repo,
+            actor=actor,
+            head_sha=sha,
+        ),
+        _team_members(source, config),
+    )
+    return numbers
+
+
+def _revert_requests(
+    services: Services, source: PullRequestSource, repo: str, installation: int | None, sha: str
+) -> list[int]:
+    """Convert every open ready PR that held resources to draft; returns those reverted."""
+    held = {lock.pr_number for lock in services.store.locks()}
+    writer = services.writer(repo, installation)
+    rules: RepoConfig | None = None
+    reverted: list[int] = []
+    for number in sorted(held | set(source.open_pull_numbers())):
+        snapshot = source.read(number)
+        pull = snapshot.pull
+        if pull.state != "open":
+            services.store.release_locks(number)
+            continue
+        if pull.draft:
+            continue
+        if number not in held:
+            rules = rules or _rules_before(source, sha)
+            if rules is None or not _requested_approval(services, snapshot, rules):
+                continue
+        services.store.release_locks(number)
+        try:
+            _revert(services, source, writer, snapshot, repo, sha)
+        except (GitHubWriteError, GitHubReadError) as error:
+            # One PR GitHub would not change must not keep the others pending, nor the emails unsent.
+            log.error("%s#%d: could not revert the approval request: %s", repo, number, error)
+            continue
+        reverted.append(number)
+    return reverted
+
+
+def _revert(
+    services: Services,
+    source: PullRequestSource,
+    writer: PullRequestWriter,
+    snapshot: PullRequestSnapshot,
+    repo: str,
+    sha: str,
+) -> None:
+    number = snapshot.pull.number
+    for attempt in range(1, _WRITE_TRIES + 1):
+        pull = snapshot.pull
+        try:
+            writer.convert_to_draft(pull)
+            writer.set_labels(number, [], pull.labels)
+            writer.withdraw_review_requests(pull)
+            break
+        except GitHubWriteError:
+            if attempt == _WRITE_TRIES:
+                raise
+            snapshot = source.read(number)  # a concurrent re-evaluation changed it: act on what is there
+    if services.store.claim_notification(f"{repo}#{number}:reverted:{sha}"):
+        writer.comment(number, REVERTED.format(sha=sha[:12]))
+
+
+def _rules_before(source: PullRequestSource, sha: str) -> RepoConfig | None:
+    """The repo config the toggle commit replaced: the rules under which the open PRs were submitted."""
+    config, _ = parse_repo_config(source.read_commit(sha).config_before)
+    return config
+
+
+def _requested_approval(services: Services, snapshot: PullRequestSnapshot, rules: RepoConfig) -> bool:
+    now = services.clock()
+    plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, rules, now)
+    decision = decide(rules, (), plan, snapshot.facts, now)
+    return decision.state not in _HOLDS_NOTHING
+
+
+def _team_members(source: PullRequestSource, config: RepoConfig) -> Mapping[str, Sequence[str]]:
+    """Members of the teams the config names (admins, approvers, approving roles), so they are told too."""
+    entries = [entry for account in config.accounts for members in account.roles.values() for entry in members]
+    entries += [entry for account in config.accounts for role in account.custom_roles for entry in role.members]
+    teams = sorted({(org, slug) for org, _, slug in (e[1:].partition("/") for e in entries if e.startswith("@"))})
+    if not teams:
+        return {}
+    problems: list[str] = []
+    try:
+        # The batched GraphQL read a PR snapshot uses for its teams (the source has no public call for it).
+        _, members = source._fetch(set(), teams, problems)
+    except GitHubReadError as error:
+        log.warning("cannot read team members; their members are not told of the toggle: %s", error)
+        return {}
+    for problem in problems:
+        log.warning("%s", problem)
+    return members

@@ -1,0 +1,53 @@
+"""Build the engine's services from the settings, once per process (server, worker, Action, CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.adapters.github.client import ClientSettings
+from bot.adapters.smtp import SmtpMailer
+from bot.adapters.store import Store
+from bot.adapters.targets import TargetPublisher
+from bot.engine.services import AppAccess, GitHubAccess, Services, TokenAccess, utcnow
+from bot.settings import Settings
+
+
+class ConfigurationError(ValueError):
+    """The settings do not say how to reach GitHub; the message says which variables to set."""
+
+
+def github_access(settings: Settings, token: str | None = None) -> GitHubAccess:
+    client = ClientSettings(base_url=settings.github_url)
+    if token:
+        return TokenAccess(token, client)
+    if settings.app_id and settings.private_key:
+        return AppAccess(settings.app_id, settings.private_key, client)
+    raise ConfigurationError(
+        "approvalbot cannot reach GitHub: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (GitHub App) "
+        "or GITHUB_TOKEN (the Action)"
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    github: GitHubAccess | None = None,
+    token: str | None = None,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    store = store or Store.from_url(settings.database_url)
+    notifier = (
+        SmtpMailer.from_url(settings.smtp_url, settings.smtp_from, claim=store.claim_notification)
+        if settings.smtp_url
+        else None
+    )
+    return Services(
+        github=github or github_access(settings, token),
+        store=store,
+        clock=clock,
+        notifier=notifier,
+        targets=TargetPublisher(settings.targets) if settings.targets else None,
+        app_id=int(settings.app_id) if settings.app_id else None,
+    )

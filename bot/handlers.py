@@ -1,0 +1,153 @@
+"""Webhook events → use cases. One small function per event family, chosen from a table.
+
+Handlers keep no state: each ends in a re-evaluation of the PR from GitHub's current state (or an
+apply of what reached the default branch), so a lost, repeated or reordered event heals itself.
+Events approvalbot does not act on (installation, labels, check suites…) are acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.core.repo_config import RepoConfig
+from bot.engine.evaluate import Evaluation, evaluate_pull, release
+from bot.engine.merge import Outcome, apply_commit, apply_push
+from bot.engine.services import PullRef, Services
+from bot.engine.toggle import on_toggle
+from bot.ports import Job
+
+log = logging.getLogger("approvalbot.handlers")
+
+Payload = Mapping[str, Any]
+
+PR_ACTIONS = frozenset(
+    {"opened", "reopened", "synchronize", "ready_for_review", "converted_to_draft", "edited", "closed"}
+)
+REVIEW_ACTIONS = frozenset({"submitted", "edited", "dismissed"})
+COMMENT_ACTIONS = frozenset({"created", "edited"})
+
+
+def _installation(payload: Payload) -> int | None:
+    installation = payload.get("installation") or {}
+    value = installation.get("id")
+    return int(value) if value is not None else None
+
+
+def _repo(payload: Payload) -> str:
+    return str(payload["repository"]["full_name"])
+
+
+def _ref(payload: Payload, number: int) -> PullRef:
+    return PullRef(_repo(payload), number, _installation(payload))
+
+
+def on_pull_request(services: Services, payload: Payload) -> Evaluation | None:
+    action = payload.get("action")
+    if action not in PR_ACTIONS:
+        return None
+    pull = payload["pull_request"]
+    ref = _ref(payload, int(pull["number"]))
+    if action == "edited" and "base" not in (payload.get("changes") or {}):
+        return None  # a new title or body changes nothing approvalbot decides
+    if action == "closed":
+        release(services, ref)
+        default = payload["repository"].get("default_branch")
+        if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
+            _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        return None
+    pusher = (payload.get("sender") or {}).get("login") if action == "synchronize" else None
+    return evaluate_pull(services, ref, pusher=pusher)
+
+
+def on_review(services: Services, payload: Payload) -> Evaluation | None:
+    if payload.get("action") not in REVIEW_ACTIONS:
+        return None
+    return evaluate_pull(services, _ref(payload, int(payload["pull_request"]["number"])))
+
+
+def on_comment(services: Services, payload: Payload) -> Evaluation | None:
+    issue = payload.get("issue") or {}
+    if payload.get("action") not in COMMENT_ACTIONS or not issue.get("pull_request"):
+        return None
+    return evaluate_pull(services, _ref(payload, int(issue["number"])))
+
+
+def on_check_run(services: Services, payload: Payload) -> Evaluation | None:
+    if payload.get("action") != "rerequested":
+        return None
+    results = [
+        evaluate_pull(services, _ref(payload, int(p["number"])))
+        for p in payload["check_run"].get("pull_requests") or []
+    ]
+    return next((r for r in results if r is not None), None)
+
+
+def on_push(services: Services, payload: Payload) -> None:
+    repository = payload["repository"]
+    if payload.get("ref") != f"refs/heads/{repository.get('default_branch')}" or payload.get("deleted"):
+        return  # pushes to PR branches arrive as pull_request.synchronize
+    before, after = str(payload.get("before") or ""), str(payload["after"])
+    for result in apply_push(services, _repo(payload), before, after, installation=_installation(payload)):
+        _after_apply(services, payload, result.sha, result.toggled)
+    # The base moved: every open PR is re-planned against it.
+    for number in services.source(_repo(payload), _installation(payload)).open_pull_numbers():
+        services.reevaluate(_ref(payload, number))
+
+
+def _apply(services: Services, payload: Payload, sha: str, number: int) -> None:
+    result = apply_commit(services, _repo(payload), sha, installation=_installation(payload), pr=number)
+    if result.outcome is Outcome.APPLIED:
+        _after_apply(services, payload, sha, result.toggled)
+
+
+def _after_apply(services: Services, payload: Payload, sha: str, toggled: RepoConfig | None) -> None:
+    if toggled is not None:
+        actor = (payload.get("sender") or {}).get("login")
+        on_toggle(
+            services,
+            _repo(payload),
+            toggled.approvals.enabled,
+            toggled,
+            sha,
+            installation=_installation(payload),
+            actor=actor,
+        )
+
+
+# Not a GitHub event: approvalbot's own request to re-check a PR (a lock was released, the base moved).
+REEVALUATE = "approvalbot.reevaluate"
+
+
+def reevaluation_job(ref: PullRef) -> Job:
+    payload = {"repository": {"full_name": ref.repo}, "number": ref.number}
+    if ref.installation is not None:
+        payload["installation"] = {"id": ref.installation}
+    return Job(
+        key=f"{ref.repo}#{ref.number}", event=REEVALUATE, delivery_id=f"reevaluate:{ref}", payload=payload
+    )
+
+
+def on_reevaluate(services: Services, payload: Payload) -> Evaluation | None:
+    return evaluate_pull(services, _ref(payload, int(payload["number"])))
+
+
+# Each handler returns the evaluation of the event's PR, if it made one (the Action outputs it).
+HANDLERS: Mapping[str, Callable[[Services, Payload], Evaluation | None]] = {
+    REEVALUATE: on_reevaluate,
+    "pull_request": on_pull_request,
+    "pull_request_review": on_review,
+    "issue_comment": on_comment,
+    "check_run": on_check_run,
+    "push": on_push,
+}
+
+
+def handle(services: Services, job: Job) -> Evaluation | None:
+    """Run the handler of `job.event`, if approvalbot acts on it."""
+    handler = HANDLERS.get(job.event)
+    if handler is None:
+        log.debug("delivery %s: %s ignored", job.delivery_id, job.event)
+        return None
+    return handler(services, job.payload)

@@ -1,0 +1,85 @@
+"""The GitHub App server as one process runs it: webhook route, read API, job queue, scheduler.
+
+`approvalbot serve` and gunicorn (`bot.server:create_server_app()`) both build it here, so the Docker
+image runs exactly what the tests start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from bot.engine.services import Services
+from bot.engine.wiring import build_services
+from bot.handlers import handle, reevaluation_job
+from bot.ports import Job, JobQueue
+from bot.queue import make_queue
+from bot.settings import Settings
+from bot.web import create_app
+from bot.web.api import make_api_blueprint
+
+log = logging.getLogger("approvalbot.server")
+
+TICK_SECONDS = 30.0
+
+
+@dataclass
+class Scheduler:
+    """Turns scheduled experiments running at start_at and finished at end_at, every `interval` seconds."""
+
+    services: Services
+    interval: float = TICK_SECONDS
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def tick(self) -> int:
+        try:
+            return len(self.services.store.apply_due_transitions(self.services.clock()))
+        except Exception:  # the loop must outlive a database hiccup; the next tick retries
+            log.exception("scheduler tick failed")
+            return 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="approvalbot-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+
+def wire_queue(services: Services, settings: Settings) -> JobQueue:
+    """The job queue running the handlers; re-evaluations the engine asks for go through it too."""
+
+    def run(job: Job) -> None:
+        handle(services, job)
+
+    queue = make_queue(settings, run)
+    services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
+    return queue
+
+
+def create_server_app(
+    settings: Settings | None = None, *, services: Services | None = None, scheduler: bool = True
+) -> Flask:
+    settings = settings or Settings.from_env()
+    settings.require_webhook_secret()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = services or build_services(settings)
+    queue = wire_queue(services, settings)
+    store = services.store
+    api = make_api_blueprint(lambda: store, settings.api_tokens, services.clock)
+    app = create_app(settings, queue=queue, deliveries=store, health_check=store.ping, blueprints=[api])
+    app.extensions["approvalbot.services"] = services
+    if scheduler:
+        loop = Scheduler(services)
+        loop.start()
+        app.extensions["approvalbot.scheduler"] = loop
+    return app
