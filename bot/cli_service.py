@@ -124,14 +124,12 @@ def configure_reconcile(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    import os
-
     from bot.engine.reconcile import reconcile
     from bot.engine.wiring import build_services
     from bot.settings import Settings
 
     settings = Settings.from_env()
-    services = build_services(settings, token=os.environ.get("GITHUB_TOKEN") or None)
+    services = build_services(settings)
     result = reconcile(services, args.repo, installation=args.installation)
     if result.baseline:
         print(f"baseline: the live state starts from {result.baseline[:12]}")

@@ -33,6 +33,7 @@ class Settings:
     webhook_secret: str | None = None
     app_id: str | None = None
     private_key: str | None = None  # PEM text (read from the file when the variable held a path)
+    github_token: str | None = None  # token auth instead of App auth (the Action, `reconcile` from cron)
     github_url: str = DEFAULT_GITHUB_URL
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -56,6 +57,7 @@ class Settings:
             webhook_secret=get("APPROVALBOT_WEBHOOK_SECRET"),
             app_id=_app_id(get("APPROVALBOT_APP_ID")),
             private_key=_private_key(env.get("APPROVALBOT_PRIVATE_KEY", "")),
+            github_token=get("GITHUB_TOKEN"),
             github_url=_url(
                 "APPROVALBOT_GITHUB_URL",
                 get("APPROVALBOT_GITHUB_URL") or DEFAULT_GITHUB_URL,

@@ -21,8 +21,10 @@ def github_access(settings: Settings, token: str | None = None) -> GitHubAccess:
     client = ClientSettings(base_url=settings.github_url)
     if token:
         return TokenAccess(token, client)
-    if settings.app_id and settings.private_key:
+    if settings.app_id and settings.private_key:  # the App's own identity wins over a stray token
         return AppAccess(settings.app_id, settings.private_key, client)
+    if settings.github_token:
+        return TokenAccess(settings.github_token, client)
     raise ConfigurationError(
         "approvalbot cannot reach GitHub: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (GitHub App) "
         "or GITHUB_TOKEN (the Action)"
