@@ -23,17 +23,21 @@ _CHANGED = frozenset({"values_changed", "type_changes"})
 
 def diff_documents(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> tuple[FieldChange, ...]:
     """Every field added, removed or changed from `old` to `new` (None: absent), sorted by path."""
-    before, after = _by_id(dict(old or {})), _by_id(dict(new or {}))
+    raw_before, raw_after = dict(old or {}), dict(new or {})
     found: list[FieldChange] = []
     # Top-level fields are compared one by one so a created or deleted file lists its fields rather
     # than one change of the whole document.
-    for name in before.keys() | after.keys():
+    for name in raw_before.keys() | raw_after.keys():
+        if name in raw_before and name in raw_after and raw_before[name] == raw_after[name]:
+            continue  # most fields of most changes: skip keying by id and deepdiff's far costlier walk
+        before = {name: _by_id(raw_before[name])} if name in raw_before else {}
+        after = {name: _by_id(raw_after[name])} if name in raw_after else {}
         if name not in before:
             found.append(FieldChange((name,), FieldChange.Kind.ADDED, None, _plain(after[name])))
         elif name not in after:
             found.append(FieldChange((name,), FieldChange.Kind.REMOVED, _plain(before[name]), None))
         elif before[name] == after[name]:
-            continue  # most fields of most changes: skip deepdiff's far costlier walk
+            continue  # items with ids only reordered: nothing a reviewer needs to see
         elif _is_container(before[name]) and _is_container(after[name]):
             found.extend(_diff_values((name,), before[name], after[name]))
         else:

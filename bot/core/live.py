@@ -133,6 +133,21 @@ class Lock:
 
 
 @dataclass(frozen=True)
+class PullHead:
+    """A head commit of a pull request as approvalbot first saw it.
+
+    GitHub's API never says who pushed a commit or when it became the PR's head; only the webhook of the
+    push does. Kept so that an evaluation set off later (by a review, a comment) still knows both.
+    """
+
+    repository: str  # "owner/name"
+    number: int
+    sha: str
+    pusher: str | None  # the `sender` of the `synchronize` webhook; None when no push event named one
+    seen_at: datetime  # when approvalbot first saw this sha as the head (webhook arrival or evaluation)
+
+
+@dataclass(frozen=True)
 class DriftRecord:
     """A commit on the default branch that no approved PR explains: recorded, never applied."""
 

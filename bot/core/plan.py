@@ -28,7 +28,7 @@ from bot.core.model import (
     ResourceKey,
     Status,
 )
-from bot.core.repo_config import CONFIG_PATH, RepoConfig, parse_repo_config
+from bot.core.repo_config import CONFIG_PATH, Account, RepoConfig, parse_repo_config
 from bot.core.transitions import USING_STATUSES, Refusal, Transition, classify, effective_status
 from bot.core.tree import ChangeType, FileChange, Tree
 
@@ -53,23 +53,53 @@ DUPLICATE = "{name} is also defined in {others}; ids must be unique per account 
 BROKEN_HEAD_CONFIG = "this change leaves {config} invalid: {problem}"
 
 
+# (path, account, file content) → its load: a file the change leaves alone (a referenced variable,
+# most often) has the same bytes on both sides and is parsed and validated once, not twice.
+_Loads = dict[tuple[str, str, bytes], LoadResult]
+
+
+class _Accounts:
+    """`RepoConfig.account_for` remembered per path: the planner asks about the same paths many times."""
+
+    def __init__(self, config: RepoConfig) -> None:
+        self.config = config
+        self._known: dict[str, Account | None] = {}
+
+    def account_for(self, path: str) -> Account | None:
+        if path in self._known:
+            return self._known[path]
+        found = self._known[path] = self.config.account_for(path)
+        return found
+
+    def owner(self, path: str) -> str | None:
+        account = self.account_for(path)
+        return account.name if account is not None else None
+
+
 @dataclass
 class _Reader:
     """Loads files of one tree once each, with the account its path belongs to."""
 
     tree: Tree
-    config: RepoConfig
+    accounts: _Accounts
+    shared: _Loads = field(default_factory=dict)
     loaded: dict[str, LoadResult | None] = field(default_factory=dict)
     by_name: dict[str, list[str]] | None = None  # file name → paths, built on first use
 
     def load(self, path: str) -> LoadResult | None:
         if path not in self.loaded:
-            account = self.config.account_for(path)
+            account = self.accounts.account_for(path)
             raw = self.tree.read(path) if account is not None else None
-            self.loaded[path] = (
-                None if raw is None or account is None else load_resource(path, raw, account.name)
-            )
+            loaded = None if raw is None or account is None else self._load(path, raw, account.name)
+            self.loaded[path] = loaded
         return self.loaded[path]
+
+    def _load(self, path: str, raw: bytes, account: str) -> LoadResult:
+        key = (path, account, raw)
+        result = self.shared.get(key)
+        if result is None:
+            result = self.shared[key] = load_resource(path, raw, account)
+        return result
 
     def resource(self, path: str) -> Resource | None:
         result = self.load(path)
@@ -94,29 +124,30 @@ class _Reader:
                     self.by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
         names = [ident + suffix for suffix in RESOURCE_SUFFIXES]
         found = [p for name in names for p in self.by_name.get(name, ())]
-        return [p for p in found if _owner(self.config, p) == account]
+        return [p for p in found if self.accounts.owner(p) == account]
 
     def account_paths(self, account: str) -> list[str]:
         """Every resource file of `account` (names only: nothing is read)."""
-        return [p for p in self.tree.paths() if is_resource_path(p) and _owner(self.config, p) == account]
-
-
-def _owner(config: RepoConfig, path: str) -> str | None:
-    account = config.account_for(path)
-    return account.name if account is not None else None
+        return [p for p in self.tree.paths() if is_resource_path(p) and self.accounts.owner(p) == account]
 
 
 def is_resource_path(path: str) -> bool:
     """YAML files outside hidden directories: READMEs and CI workflows are not resources."""
-    parts = PurePosixPath(path).parts
-    return path.endswith(RESOURCE_SUFFIXES) and not any(p.startswith(".") for p in parts)
+    if not path.endswith(RESOURCE_SUFFIXES):
+        return False
+    if not any(p.startswith(".") for p in path.split("/")):
+        return True  # the common case, decided without pathlib's (slow) parsing
+    # A '.' component ('a/./b.yaml') is no hidden directory: pathlib drops it, and decides.
+    return not any(p.startswith(".") for p in PurePosixPath(path).parts)
 
 
 def make_plan(
     base: Tree, head: Tree, changes: Sequence[FileChange], config: RepoConfig, now: datetime
 ) -> Plan:
     """The plan of a change: `config` is the base branch's config, `now` the evaluation time."""
-    before, after = _Reader(base, config), _Reader(head, config)
+    loads: _Loads = {}
+    accounts = _Accounts(config)
+    before, after = _Reader(base, accounts, loads), _Reader(head, accounts, loads)
     errors: list[Problem] = []
     drafts: list[_Draft] = []
     config_changed = any(CONFIG_PATH in c.paths for c in changes)
@@ -129,7 +160,7 @@ def make_plan(
     for change in changes:
         if not any(is_resource_path(p) for p in change.paths):
             continue
-        outside = [p for p in change.paths if config.account_for(p) is None]
+        outside = [p for p in change.paths if accounts.account_for(p) is None]
         if outside:
             errors += [Problem(p, 1, 1, OUTSIDE_ACCOUNTS.format(path=p, config=CONFIG_PATH)) for p in outside]
             continue

@@ -132,14 +132,27 @@ class _Found:
 
 def _check_id(found: _Found) -> None:
     ident = found.data.get("id")
-    stem = PurePosixPath(found.file).stem
-    name = PurePosixPath(found.file).name
+    name = file_name(found.file)
+    stem = _stem(name)
     if isinstance(ident, str) and ident != stem:
         found.add(
             ("id",),
             f"id {ident!r} does not match the file name {name!r}; "
             f"rename the file to {ident}.yaml, or set id: {stem} (ids never change)",
         )
+
+
+def file_name(path: str) -> str:
+    """The last part of a '/'-separated path, as `PurePosixPath(path).name` says, without its cost."""
+    if "//" in path or path.endswith("/") or "/." in f"/{path}":
+        return PurePosixPath(path).name  # pathlib normalises these; let it
+    return path.rsplit("/", 1)[-1]
+
+
+def _stem(name: str) -> str:
+    """The name without its last suffix, by `PurePosixPath.stem`'s rule ('.yaml' has no suffix)."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _check_remote_config(found: _Found) -> None:

@@ -3,6 +3,12 @@
 jsonschema's own messages ("'fifty' is not of type 'number'") are for programmers; we rebuild each
 from the failing keyword and the schema node, and place it at the offending key using the document's
 position map.
+
+Most documents are valid, and jsonschema's validator is slow at saying so (about a millisecond a
+resource, most of `check`'s time on a big change). A validator compiled to Python code by
+fastjsonschema answers "valid?" some twenty times faster; jsonschema runs only on the documents it
+refuses, to find and explain every error. Our schemas use only keywords that draft 7 already had, and
+tests hold the two validators to the same verdict on every test document and the sample repository.
 """
 
 from __future__ import annotations
@@ -10,9 +16,11 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib.resources import files
 from typing import Any
+
+import fastjsonschema
 
 # jsonschema ships no type hints and types-jsonschema is not a dependency.
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
@@ -32,6 +40,7 @@ _TYPE_NAMES = {
     "object": "a mapping",
     "null": "null",
 }
+_DRAFT_7 = "http://json-schema.org/draft-07/schema#"
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
@@ -44,6 +53,13 @@ def schema(name: str) -> Mapping[str, Any]:
 
 def validate(schema_name: str, document: Document, file: str) -> list[Problem]:
     """Every schema violation of `document`, one readable problem each, sorted."""
+    if is_valid(schema_name, document.data):
+        return []
+    return explain(schema_name, document, file)
+
+
+def explain(schema_name: str, document: Document, file: str) -> list[Problem]:
+    """`validate` by jsonschema alone (slow): finds and words every error, whatever the fast check said."""
     validator = _validator(schema_name)
     found: set[Problem] = set()
     for error in validator.iter_errors(document.data):
@@ -51,6 +67,16 @@ def validate(schema_name: str, document: Document, file: str) -> list[Problem]:
             position = document.position(path)
             found.add(Problem(file, position.line, position.column, message))
     return sorted(found)
+
+
+def is_valid(schema_name: str, data: Any) -> bool:
+    """Whether `data` matches the schema, by the compiled validator (fast; says nothing about why)."""
+    check = _compiled(schema_name)
+    try:
+        check(data)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
 
 
 @functools.cache
@@ -67,10 +93,25 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(loaded, format_checker=_format_checker())
 
 
+@functools.cache
+def _compiled(name: str) -> Callable[[Any], Any]:
+    # fastjsonschema knows drafts 4, 6 and 7 by their $schema; ours declare 2020-12 but use only
+    # draft 7 keywords ($defs is reached by JSON pointer like any other member), so we say draft 7.
+    loaded = {**schema(name), "$schema": _DRAFT_7}
+    compiled: Callable[[Any], Any] = fastjsonschema.compile(
+        loaded, formats={"date-time": _is_time}, use_default=False
+    )
+    return compiled
+
+
+def _is_time(value: Any) -> bool:
+    return time_error(value) is None
+
+
 def _format_checker() -> FormatChecker:
     checker = FormatChecker()
     # Our own date-time check: jsonschema's needs an optional package, and we insist on a zone.
-    checker.checks("date-time")(lambda value: time_error(value) is None)
+    checker.checks("date-time")(_is_time)
     return checker
 
 
