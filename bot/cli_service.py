@@ -33,7 +33,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     settings.require_webhook_secret()
-    app = create_server_app(settings)
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # One process: the embedded job queue keeps per-PR order only within a process. With REDIS_URL
@@ -47,7 +46,9 @@ def run_serve(args: argparse.Namespace) -> int:
             self.cfg.set("loglevel", settings.log_level.lower())
 
         def load(self) -> Any:
-            return app
+            # Built in the worker, after gunicorn forks: the job queue's and the scheduler's threads and
+            # the store's connections must belong to the process that serves the requests.
+            return create_server_app(settings)
 
     print(f"approvalbot: serving webhooks on http://{args.host}:{args.port}/webhook", file=sys.stderr)
     _Gunicorn().run()

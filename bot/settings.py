@@ -34,6 +34,9 @@ class Settings:
     app_id: str | None = None
     private_key: str | None = None  # PEM text (read from the file when the variable held a path)
     github_token: str | None = None  # token auth instead of App auth (the Action, `reconcile` from cron)
+    # Seconds PyGithub waits between requests (writes wait 4×); None keeps PyGithub's own pacing,
+    # which GitHub's best practices ask for. Tests and the emulator use 0.
+    github_throttle: float | None = None
     github_url: str = DEFAULT_GITHUB_URL
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
@@ -58,6 +61,7 @@ class Settings:
             app_id=_app_id(get("APPROVALBOT_APP_ID")),
             private_key=_private_key(env.get("APPROVALBOT_PRIVATE_KEY", "")),
             github_token=get("GITHUB_TOKEN"),
+            github_throttle=_throttle(get("APPROVALBOT_GITHUB_THROTTLE")),
             github_url=_url(
                 "APPROVALBOT_GITHUB_URL",
                 get("APPROVALBOT_GITHUB_URL") or DEFAULT_GITHUB_URL,
@@ -187,6 +191,20 @@ def _targets(value: str | None, secret: str | None) -> tuple[Target, ...]:
             "(HMAC-SHA256) so receivers can trust them; set a shared secret."
         )
     return tuple(Target(url=url, secret=secret) for url in dict.fromkeys(urls))
+
+
+def _throttle(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise SettingsError(
+            f"APPROVALBOT_GITHUB_THROTTLE={value!r}: give the seconds between GitHub requests, from 0 to 60"
+        )
+    return seconds
 
 
 def _workers(value: str | None) -> int:

@@ -153,3 +153,10 @@ def test_bad_urls_are_reported_without_their_credentials(name: str, value: str, 
     with pytest.raises(SettingsError) as info:
         Settings.from_env({name: value})
     assert name in str(info.value) and secret not in str(info.value)
+
+
+def test_github_throttle_is_read_and_bounded() -> None:
+    assert Settings.from_env({}).github_throttle is None
+    assert Settings.from_env({"APPROVALBOT_GITHUB_THROTTLE": "0"}).github_throttle == 0
+    with pytest.raises(SettingsError, match="APPROVALBOT_GITHUB_THROTTLE"):
+        Settings.from_env({"APPROVALBOT_GITHUB_THROTTLE": "fast"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from bot.adapters.github.client import ClientSettings
@@ -19,6 +20,9 @@ class ConfigurationError(ValueError):
 
 def github_access(settings: Settings, token: str | None = None) -> GitHubAccess:
     client = ClientSettings(base_url=settings.github_url)
+    if settings.github_throttle is not None:
+        pace = settings.github_throttle
+        client = replace(client, seconds_between_requests=pace, seconds_between_writes=4 * pace)
     if token:
         return TokenAccess(token, client)
     if settings.app_id and settings.private_key:  # the App's own identity wins over a stray token

@@ -1,0 +1,165 @@
+"""GitHub API calls per evaluation, for a PR touching 1, 10, 100 and 1,000 files. Prints a table (not a test).
+
+Each size gets a fresh GitHub emulator holding the sample config repository plus that many draft remote
+config variables; a PR edits the description of each. `evaluate_pull` runs twice through the real PyGithub
+adapter (token auth, throttles at 0): the first evaluation reads and writes (check run, comment, labels),
+the second, with nothing changed, must write nothing. Target (issue 4): a constant number of reads, at
+most 5, whatever the size.
+
+    python bench/bench_github_calls.py [--sizes 1,10,100,1000] [--routes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+# Runnable from a checkout without installing the package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.adapters.github.client import ClientSettings, RetryPolicy
+from bot.adapters.store import Store
+from bot.emulator import GitHubEmulator
+from bot.engine.evaluate import evaluate_pull
+from bot.engine.services import PullRef, Services, TokenAccess
+
+SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "data" / "experiments.example"
+REPO, ORG = "acme/experiments", "acme"
+APP_ID, INSTALLATION, BOT = 1, 1, "approvalbot[bot]"
+READ_TARGET = 5
+
+
+def variable(number: int, description: str) -> str:
+    return (
+        "kind: remote_config\n"
+        f"id: bench_{number:04}\n"
+        f"key: bench_{number:04}\n"
+        f"name: Bench variable {number}\n"
+        f"description: {description}\n"
+        "owner: carol-contrib\n"
+        "type: number\n"
+        f"default: {number}\n"
+        "status: draft\n"
+    )
+
+
+def path(number: int) -> str:
+    return f"web/remote_config/bench_{number:04}.yaml"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    reads: Counter[str]
+    writes: Counter[str]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Row:
+    files: int
+    first: Evaluation
+    second: Evaluation
+    state: str
+
+
+def measure(files: int) -> Row:
+    sample = {p.relative_to(SAMPLE).as_posix(): p.read_bytes() for p in SAMPLE.rglob("*") if p.is_file()}
+    base = {**sample, **{path(n): variable(n, "Before the change.") for n in range(files)}}
+    edits = {path(n): variable(n, "After the change.") for n in range(files)}
+    with GitHubEmulator() as gh, tempfile.TemporaryDirectory() as tmp:
+        gh.driver.create_repo(REPO, base)
+        gh.driver.install_app(APP_ID, INSTALLATION, ORG)
+        gh.register_token("bench-token", BOT, APP_ID, INSTALLATION)
+        number = gh.driver.open_pr(REPO, "carol-contrib", "bench", edits)  # no webhook URL: nothing sent
+        client = ClientSettings(
+            base_url=gh.base_url,
+            retry=RetryPolicy(total=0),
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
+        store = Store.from_url(f"sqlite:///{tmp}/bench.db")
+        services = Services(
+            github=TokenAccess("bench-token", client), store=store, app_id=APP_ID, bot_login=BOT
+        )
+        services.requeue = lambda ref: None  # re-evaluations of other PRs are not part of the count
+        ref = PullRef(REPO, number, INSTALLATION)
+        first, result = evaluate(gh, services, ref)
+        second, _ = evaluate(gh, services, ref)
+        store.close()
+    state = result.decision.state.value if result is not None else "-"
+    return Row(files, first, second, state)
+
+
+def evaluate(gh: GitHubEmulator, services: Services, ref: PullRef) -> tuple[Evaluation, object]:
+    gh.calls.reset()
+    started = time.perf_counter()
+    result = evaluate_pull(services, ref)
+    elapsed = time.perf_counter() - started
+    calls = list(gh.calls.calls)
+    reads = Counter(c.route for c in calls if not c.write)
+    writes = Counter(c.route for c in calls if c.write)
+    return Evaluation(reads, writes, elapsed), result
+
+
+def table(rows: list[Row], routes: bool) -> str:
+    lines = [
+        "| files | reads (1st) | writes (1st) | reads (2nd) | writes (2nd) | 1st eval s | decision |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.files:,} | {r.first.reads.total()} | {r.first.writes.total()} | {r.second.reads.total()} "
+            f"| {r.second.writes.total()} | {r.first.seconds:.2f} | {r.state} |"
+        )
+    if routes:
+        for r in rows:
+            lines.append(f"\n{r.files:,} files, first evaluation:")
+            for name, count in sorted((r.first.reads + r.first.writes).items()):
+                lines.append(f"  {count:5}  {name}")
+            if r.second.writes:
+                lines.append("  writes of the second evaluation (should be none):")
+                lines.extend(f"  {count:5}  {name}" for name, count in sorted(r.second.writes.items()))
+    return "\n".join(lines)
+
+
+def verdict(rows: list[Row]) -> list[str]:
+    problems = []
+    reads = {r.files: r.first.reads.total() for r in rows}
+    for r in rows:
+        if r.first.reads.total() > READ_TARGET:
+            problems.append(
+                f"{r.files} files: {r.first.reads.total()} reads > {READ_TARGET}: {dict(r.first.reads)}"
+            )
+        if r.second.writes:
+            problems.append(f"{r.files} files: the unchanged re-evaluation wrote {dict(r.second.writes)}")
+    if len(set(reads.values())) > 1:
+        problems.append(f"reads grow with the number of files: {reads}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,10,100,1000", help="comma-separated numbers of touched files")
+    parser.add_argument("--routes", action="store_true", help="also list the calls per route")
+    args = parser.parse_args()
+    rows = [measure(int(size)) for size in args.sizes.split(",")]
+    print(table(rows, args.routes))
+    problems = verdict(rows)
+    print(
+        "\n"
+        + (
+            "\n".join("MISSED: " + p for p in problems)
+            if problems
+            else f"ok: constant reads ≤ {READ_TARGET}, no write when nothing changed"
+        )
+    )
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
