@@ -112,7 +112,10 @@ class Sandbox:
         )
         self.app = create_server_app(settings, services=self.services, scheduler=False)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Quiet)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-bot", daemon=True)
+        # A short poll interval: shutting down waits for the next poll, and tests start many sandboxes.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-bot", daemon=True
+        )
         self._thread.start()
         self.webhook_url = f"http://127.0.0.1:{self._server.server_port}/webhook"
         self.emulator.webhooks.url = self.webhook_url

@@ -1,0 +1,112 @@
+"""Reconcile: merges whose webhooks were lost are found on the default branch and applied, once."""
+
+from __future__ import annotations
+
+from applykit import (
+    ADMIN,
+    CHECKOUT_TEST,
+    CREATOR,
+    SHIPPING_TEST,
+    WEB_APPROVER,
+    applies,
+    edited,
+    open_pr,
+    review,
+    revision,
+    snapshot,
+)
+
+from bot.core.model import Status
+from bot.engine.merge import Outcome
+from bot.engine.reconcile import reconcile
+from bot.sandbox import Sandbox
+
+
+def _approved(box: Sandbox, edits: dict[str, str]) -> int:
+    number = open_pr(box, edits)
+    review(box, number, WEB_APPROVER)
+    assert box.check(number).conclusion == "success"  # type: ignore[union-attr]
+    return number
+
+
+def _merge_losing_its_events(box: Sandbox, number: int) -> str:
+    box.emulator.webhooks.drop_next(2)  # the merge's pull_request.closed and push never arrive
+    sha: str = box.driver.merge(box.repo, number, ADMIN)
+    box.drain()
+    lost = box.emulator.webhooks.deliveries[-2:]
+    assert [(d.event, d.dropped) for d in lost] == [("pull_request", True), ("push", True)]
+    return sha
+
+
+def test_reconcile_applies_a_merge_whose_events_were_lost_once(box: Sandbox) -> None:
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    before = snapshot(box)
+    sha = _merge_losing_its_events(box, number)
+    assert snapshot(box) == before and not box.store.is_applied(sha)
+
+    result = reconcile(box.services, box.repo)
+    assert result.baseline is None
+    assert [(r.sha, r.outcome, r.pr_number) for r in result.results] == [(sha, Outcome.APPLIED, number)]
+    record = box.live(CHECKOUT_TEST)
+    assert record is not None and record.status is Status.PAUSED
+    assert record.revision == before[CHECKOUT_TEST][1] + 1
+    assert len(applies(box, CHECKOUT_TEST, sha)) == 1
+    # The lock the lost `closed` event would have released is released too.
+    assert number in result.released and box.store.lock_holder(CHECKOUT_TEST) is None
+
+    after = snapshot(box)
+    again = reconcile(box.services, box.repo)
+    assert again.results == () and again.released == ()
+    assert snapshot(box) == after
+    assert len(applies(box, CHECKOUT_TEST, sha)) == 1
+
+
+def test_reconcile_applies_several_lost_merges_in_order(box: Sandbox) -> None:
+    first = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    first_sha = _merge_losing_its_events(box, first)
+    second = _approved(box, edited(box, SHIPPING_TEST, ("status: paused", "status: running")))
+    second_sha = _merge_losing_its_events(box, second)
+    start = revision(box, CHECKOUT_TEST), revision(box, SHIPPING_TEST)
+
+    result = reconcile(box.services, box.repo)
+
+    assert [r.sha for r in result.results] == [first_sha, second_sha]
+    assert all(r.outcome is Outcome.APPLIED for r in result.results)
+    assert (revision(box, CHECKOUT_TEST), revision(box, SHIPPING_TEST)) == (start[0] + 1, start[1] + 1)
+    first_entry = applies(box, CHECKOUT_TEST, first_sha)[0]
+    second_entry = applies(box, SHIPPING_TEST, second_sha)[0]
+    assert first_entry.id is not None and second_entry.id is not None and first_entry.id < second_entry.id
+    assert reconcile(box.services, box.repo).results == ()
+
+
+def test_reconcile_records_a_lost_direct_push_as_drift_not_applied(box: Sandbox) -> None:
+    before = snapshot(box)
+    box.emulator.webhooks.drop_next(1)
+    edits = edited(box, CHECKOUT_TEST, ("status: running", "status: paused"))
+    sha = box.driver.push(box.repo, "main", edits, author=CREATOR)
+    box.drain()
+    assert not box.store.drift()
+
+    result = reconcile(box.services, box.repo)
+
+    assert [(r.sha, r.outcome) for r in result.results] == [(sha, Outcome.DRIFT)]
+    assert snapshot(box) == before
+    assert [d.commit_sha for d in box.store.drift()] == [sha]
+    run = box.check(sha)
+    assert run is not None and run.conclusion == "failure"
+    # Drift is not "applied": each reconcile looks at it again, and it stays drift, recorded once.
+    reconcile(box.services, box.repo)
+    assert [d.commit_sha for d in box.store.drift()] == [sha] and snapshot(box) == before
+
+
+def test_reconcile_then_the_late_events_apply_nothing_more(box: Sandbox) -> None:
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    sha = _merge_losing_its_events(box, number)
+    reconcile(box.services, box.repo)
+    after = snapshot(box)
+    for lost in box.emulator.webhooks.deliveries:
+        if lost.dropped:
+            box.emulator.webhooks.redeliver(lost.id)  # GitHub's Redeliver, after the fact
+    box.drain()
+    assert snapshot(box) == after
+    assert len(applies(box, CHECKOUT_TEST, sha)) == 1
