@@ -43,6 +43,7 @@ def send_notifications(
                     detail={
                         "event": notification.event.value,
                         "recipients": list(notification.recipients),
+                        "attempts": result.attempts,
                         "error": result.error or "not delivered",
                     },
                 )

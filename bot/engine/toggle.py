@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot, PullRequestSource
+from bot.adapters.github.source import (
+    GitHubReadError,
+    GitHubTree,
+    MergedPull,
+    PullRequestSnapshot,
+    PullRequestSource,
+)
 from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter
 from bot.core.decision import DecisionState, decide
 from bot.core.live import AuditEntry, AuditKind
 from bot.core.notifications import NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import RepoConfig, parse_repo_config
+from bot.core.tree import ChangeType, FileChange
+from bot.engine.evaluate import pr_url
 from bot.engine.notify import send_notifications
 from bot.engine.services import PullRef, Services
 
@@ -70,6 +79,7 @@ def on_toggle(
             },
         )
     )
+    merged = _merged_pull(source, sha)
     send_notifications(
         services,
         config,
@@ -78,11 +88,24 @@ def on_toggle(
             accounts=tuple(a.name for a in config.accounts),
             repository=repo,
             actor=actor,
+            pr_number=merged.number if merged else None,
+            pr_url=pr_url(PullRef(repo, merged.number)) if merged else None,
+            pr_title=merged.title if merged else None,
             head_sha=sha,
         ),
         _team_members(source, config),
     )
     return numbers
+
+
+def _merged_pull(source: PullRequestSource, sha: str) -> MergedPull | None:
+    """The PR whose merge made the toggle commit (None for a direct push), for the email to link to."""
+    try:
+        pulls = source.merged_pulls_for_commit(sha)
+    except GitHubReadError as error:
+        log.warning("cannot tell which pull request made %s: %s", sha[:12], error)
+        return None
+    return next((p for p in pulls if p.merged and p.merge_commit_sha == sha), None)
 
 
 def _revert_requests(
@@ -91,25 +114,25 @@ def _revert_requests(
     """Convert every open ready PR that held resources to draft; returns those reverted."""
     held = {lock.pr_number for lock in services.store.locks()}
     writer = services.writer(repo, installation)
-    rules: RepoConfig | None = None
+    before: list[_Before | None] = []  # read once, and only when a PR's locks cannot tell
     reverted: list[int] = []
     for number in sorted(held | set(source.open_pull_numbers())):
-        snapshot = source.read(number)
-        pull = snapshot.pull
-        if pull.state != "open":
-            services.store.release_locks(number)
-            continue
-        if pull.draft:
-            continue
-        if number not in held:
-            rules = rules or _rules_before(source, sha)
-            if rules is None or not _requested_approval(services, snapshot, rules):
-                continue
-        services.store.release_locks(number)
         try:
+            snapshot = source.read(number)
+            pull = snapshot.pull
+            if pull.state != "open":
+                services.store.release_locks(number)
+                continue
+            if pull.draft:
+                continue
+            if number not in held:
+                before = before or [_before(source, sha)]
+                if before[0] is None or not _requested_approval(services, snapshot, before[0]):
+                    continue
+            services.store.release_locks(number)
             _revert(services, source, writer, snapshot, repo, sha)
         except (GitHubWriteError, GitHubReadError) as error:
-            # One PR GitHub would not change must not keep the others pending, nor the emails unsent.
+            # One PR GitHub would not read or change must not keep the others pending, nor the emails unsent.
             log.error("%s#%d: could not revert the approval request: %s", repo, number, error)
             continue
         reverted.append(number)
@@ -140,24 +163,52 @@ def _revert(
         writer.comment(number, REVERTED.format(sha=sha[:12]))
 
 
-def _rules_before(source: PullRequestSource, sha: str) -> RepoConfig | None:
-    """The repo config the toggle commit replaced: the rules under which the open PRs were submitted."""
-    config, _ = parse_repo_config(source.read_commit(sha).config_before)
-    return config
+@dataclass(frozen=True)
+class _Before:
+    """The default branch just before the toggle: its rules and its tree (the first parent's)."""
+
+    rules: RepoConfig
+    tree: GitHubTree
 
 
-def _requested_approval(services: Services, snapshot: PullRequestSnapshot, rules: RepoConfig) -> bool:
+def _before(source: PullRequestSource, sha: str) -> _Before | None:
+    commit = source.read_commit(sha)
+    rules, _ = parse_repo_config(commit.config_before)
+    return _Before(rules, commit.base) if rules is not None else None
+
+
+def _requested_approval(services: Services, snapshot: PullRequestSnapshot, before: _Before) -> bool:
+    """Whether the PR held resources just before the toggle: judged as evaluate_pull judged it then,
+    against the default branch as it was (the snapshot's base already carries the toggle)."""
     now = services.clock()
-    plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, rules, now)
-    decision = decide(rules, (), plan, snapshot.facts, now)
+    changes = _changes(before.tree, snapshot.head)
+    plan = make_plan(before.tree, snapshot.head, changes, before.rules, now)
+    decision = decide(before.rules, (), plan, snapshot.facts, now)
     return decision.state not in _HOLDS_NOTHING
+
+
+def _changes(base: GitHubTree, head: GitHubTree) -> tuple[FileChange, ...]:
+    """Changed files by blob sha (no content is read)."""
+    before, after = set(base.paths()), set(head.paths())
+    changes = [FileChange(ChangeType.ADDED, p) for p in after - before]
+    changes += [FileChange(ChangeType.DELETED, p) for p in before - after]
+    changes += [
+        FileChange(ChangeType.MODIFIED, p) for p in before & after if base.blob_sha(p) != head.blob_sha(p)
+    ]
+    return tuple(sorted(changes, key=lambda c: c.path))
 
 
 def _team_members(source: PullRequestSource, config: RepoConfig) -> Mapping[str, Sequence[str]]:
     """Members of the teams the config names (admins, approvers, approving roles), so they are told too."""
-    entries = [entry for account in config.accounts for members in account.roles.values() for entry in members]
-    entries += [entry for account in config.accounts for role in account.custom_roles for entry in role.members]
-    teams = sorted({(org, slug) for org, _, slug in (e[1:].partition("/") for e in entries if e.startswith("@"))})
+    entries = [
+        entry for account in config.accounts for members in account.roles.values() for entry in members
+    ]
+    entries += [
+        entry for account in config.accounts for role in account.custom_roles for entry in role.members
+    ]
+    teams = sorted(
+        {(org, slug) for org, _, slug in (e[1:].partition("/") for e in entries if e.startswith("@"))}
+    )
     if not teams:
         return {}
     problems: list[str] = []
