@@ -126,7 +126,84 @@ def test_plan_base_is_the_base_branch_current_head(emulator, bot_client):  # typ
     snap = PullRequestSource(bot_client, REPO).read(number)
 
     assert snap.base.read("experiments/other.yaml") == _yaml(5).encode()
-    assert [c.path for c in snap.changes] == ["experiments/exp0.yaml", "experiments/other.yaml"]
+    # Judged on what it would merge: the file main gained since is on both sides, not "deleted".
+    assert [c.path for c in snap.changes] == ["experiments/exp0.yaml"]
+    assert snap.head.read("experiments/other.yaml") == _yaml(5).encode()
+    assert (snap.view, snap.note) == ("merge", None)
+    pull = emulator.world.repo(REPO).pulls[number]
+    assert snap.head.sha == pull.test_merge[2] != pull.head_sha
+    assert snap.facts.head_sha == pull.head_sha  # reviews are still matched against the PR head
+
+
+def _behind_and_conflicting(emulator) -> int:  # type: ignore[no-untyped-def]
+    """A PR starting exp0 and exp1 while main has since edited exp1 (a conflict) and added other.yaml."""
+    number = _setup(emulator, 2)
+    d = emulator.driver
+    edits = {"experiments/exp1.yaml": _yaml(1, "paused"), "experiments/other.yaml": _yaml(5)}
+    d.push(REPO, "main", edits, author="zoe")
+    return number
+
+
+def test_a_conflicted_pr_is_judged_on_its_own_files_against_the_base_head(emulator, bot_client):  # type: ignore[no-untyped-def]
+    number = _behind_and_conflicting(emulator)
+    emulator.calls.reset()
+
+    snap = PullRequestSource(bot_client, REPO).read(number)
+
+    assert emulator.calls.reads == 5, emulator.calls.counts()  # the comparison replaces the second tree
+    assert len(emulator.calls.of("GET /repos/{owner}/{repo}/compare/{basehead}")) == 1
+    assert snap.incomplete is None
+    assert [c.path for c in snap.changes] == ["experiments/exp0.yaml", "experiments/exp1.yaml"]
+    assert snap.base.read("experiments/exp1.yaml") == _yaml(1, "paused").encode()  # the base as it is now
+    assert snap.head.read("experiments/exp1.yaml") == _yaml(1, "running").encode()  # the PR's version
+    assert snap.head.read("experiments/other.yaml") == _yaml(5).encode()  # main's later file is kept
+    assert snap.view == "three-way" and "no test merge" in (snap.note or "")
+    assert snap.head.sha == snap.pull.head_sha == snap.facts.head_sha
+
+
+def test_while_github_computes_the_test_merge_the_three_way_view_is_used(emulator, bot_client):  # type: ignore[no-untyped-def]
+    number = _setup(emulator, 1)
+    emulator.driver.push(REPO, "main", {"experiments/other.yaml": _yaml(5)}, author="zoe")
+    emulator.faults.still_merging()
+
+    snap = PullRequestSource(bot_client, REPO).read(number)
+
+    assert snap.view == "three-way"
+    assert [c.path for c in snap.changes] == ["experiments/exp0.yaml"]
+    assert snap.head.read("experiments/other.yaml") == _yaml(5).encode()
+
+
+def test_the_three_way_view_follows_deletions_and_renames(emulator, bot_client):  # type: ignore[no-untyped-def]
+    number = _setup(emulator, 3)
+    d = emulator.driver
+    branch = emulator.world.repo(REPO).pulls[number].head_ref
+    gone = {"experiments/exp2.yaml": None, "experiments/exp1.yaml": None}
+    d.push(REPO, branch, {**gone, "experiments/moved.yaml": _yaml(1, "running")}, author="alice")
+    d.push(REPO, "main", {"experiments/exp0.yaml": _yaml(0, "paused")}, author="zoe")  # a conflict
+    emulator.calls.reset()
+
+    snap = PullRequestSource(bot_client, REPO).read(number)
+
+    assert snap.view == "three-way"
+    paths = {c.path: c.change for c in snap.changes}
+    assert paths["experiments/exp2.yaml"] is ChangeType.DELETED
+    assert paths["experiments/moved.yaml"] in (ChangeType.ADDED, ChangeType.RENAMED)
+    assert "experiments/exp1.yaml" not in snap.head.paths()
+    assert snap.head.read("experiments/moved.yaml") == _yaml(1, "running").encode()
+
+
+def test_a_comparison_as_long_as_github_lists_marks_the_read_incomplete(emulator, bot_client):  # type: ignore[no-untyped-def]
+    number = _behind_and_conflicting(emulator)
+    emulator.faults.still_merging()
+    from bot.adapters.github import source
+
+    original = source.COMPARE_FILES
+    source.COMPARE_FILES = 2  # the PR changes two files: as many as "GitHub lists"
+    try:
+        snap = PullRequestSource(bot_client, REPO).read(number)
+    finally:
+        source.COMPARE_FILES = original
+    assert "cannot be checked in full" in (snap.incomplete or "")
 
 
 def test_bot_reviews_keep_their_bot_login(emulator, bot_client):  # type: ignore[no-untyped-def]
@@ -258,6 +335,17 @@ def test_labels_touch_only_managed_ones_and_skip_when_unchanged(emulator, bot_cl
     assert emulator.calls.reads == emulator.calls.writes == 0
     with pytest.raises(ValueError, match="only manages its own labels"):
         writer.set_labels(number, ["team-web"], labels)
+
+
+def test_removing_a_label_someone_already_removed_is_not_an_error(emulator, bot_client):  # type: ignore[no-untyped-def]
+    number = _setup(emulator, 1)
+    writer = PullRequestWriter(bot_client, REPO)
+    source = PullRequestSource(bot_client, REPO)
+    writer.set_labels(number, ["blocked"], source.read(number).pull.labels)
+    stale = source.read(number).pull.labels
+    emulator.world.repo(REPO).pulls[number].labels.remove("blocked")  # a person removes it meanwhile
+    assert writer.set_labels(number, ["approved"], stale)
+    assert source.read(number).pull.labels == ("approved",)
 
 
 def test_review_requests_close_merge_and_draft(emulator, bot_client):  # type: ignore[no-untyped-def]

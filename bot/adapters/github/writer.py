@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from github import Github
+from github import Github, GithubException
 
 from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
@@ -204,7 +204,12 @@ class PullRequestWriter:
             if want - have:
                 issue.add_to_labels(*sorted(want - have))
             for name in sorted(have - want):
-                issue.remove_from_labels(name)
+                try:
+                    issue.remove_from_labels(name)
+                except GithubException as error:
+                    # Already gone (a person or a racing evaluation removed it) is what we want anyway.
+                    if error.status != 404:
+                        raise
             return True
         except _API_ERRORS as error:
             raise self._fail(f"setting labels on #{number}", error) from error
