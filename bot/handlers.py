@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.core.repo_config import RepoConfig
@@ -25,6 +26,8 @@ Payload = Mapping[str, Any]
 PR_ACTIONS = frozenset(
     {"opened", "reopened", "synchronize", "ready_for_review", "converted_to_draft", "edited", "closed"}
 )
+# Actions that (may) bring a new head commit: the head is recorded before the PR is evaluated.
+HEAD_ACTIONS = frozenset({"opened", "reopened", "synchronize"})
 REVIEW_ACTIONS = frozenset({"submitted", "edited", "dismissed"})
 COMMENT_ACTIONS = frozenset({"created", "edited"})
 
@@ -43,12 +46,26 @@ def _ref(payload: Payload, number: int) -> PullRef:
     return PullRef(_repo(payload), number, _installation(payload))
 
 
-def on_pull_request(services: Services, payload: Payload) -> Evaluation | None:
+def on_pull_request(
+    services: Services, payload: Payload, received_at: datetime | None = None
+) -> Evaluation | None:
+    """`received_at`: when the webhook arrived (the store's delivery log), the best "first seen" time
+    of a new head; the handler's own clock stands in when it is not known (the Action)."""
     action = payload.get("action")
     if action not in PR_ACTIONS:
         return None
     pull = payload["pull_request"]
     ref = _ref(payload, int(pull["number"]))
+    if action in HEAD_ACTIONS and pull.get("head", {}).get("sha"):
+        # GitHub's API never says who pushed a commit: only this webhook does (its sender). Kept so that
+        # the evaluation a later review or comment sets off still knows the last pusher.
+        services.store.record_head(
+            ref.repo,
+            ref.number,
+            str(pull["head"]["sha"]),
+            pusher=_sender(payload) if action == "synchronize" else None,
+            seen_at=received_at or services.clock(),
+        )
     if action == "edited" and "base" not in (payload.get("changes") or {}):
         return None  # a new title or body changes nothing approvalbot decides
     if action == "closed":
@@ -57,8 +74,13 @@ def on_pull_request(services: Services, payload: Payload) -> Evaluation | None:
         if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
             _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
         return None
-    pusher = (payload.get("sender") or {}).get("login") if action == "synchronize" else None
+    pusher = _sender(payload) if action == "synchronize" else None
     return evaluate_pull(services, ref, pusher=pusher)
+
+
+def _sender(payload: Payload) -> str | None:
+    login = (payload.get("sender") or {}).get("login")
+    return str(login) if login else None
 
 
 def on_review(services: Services, payload: Payload) -> Evaluation | None:
@@ -71,7 +93,15 @@ def on_comment(services: Services, payload: Payload) -> Evaluation | None:
     issue = payload.get("issue") or {}
     if payload.get("action") not in COMMENT_ACTIONS or not issue.get("pull_request"):
         return None
+    if _by_a_bot((payload.get("comment") or {}).get("user") or {}):
+        # approvalbot's own comments (and other bots') carry no command that counts: re-evaluating on
+        # them would only cost API calls, and on ours it would loop once per comment we write.
+        return None
     return evaluate_pull(services, _ref(payload, int(issue["number"])))
+
+
+def _by_a_bot(user: Payload) -> bool:
+    return user.get("type") == "Bot" or str(user.get("login") or "").endswith("[bot]")
 
 
 def on_check_run(services: Services, payload: Payload) -> Evaluation | None:
@@ -150,4 +180,6 @@ def handle(services: Services, job: Job) -> Evaluation | None:
     if handler is None:
         log.debug("delivery %s: %s ignored", job.delivery_id, job.event)
         return None
+    if job.event == "pull_request":
+        return on_pull_request(services, job.payload, services.store.delivery_received_at(job.delivery_id))
     return handler(services, job.payload)

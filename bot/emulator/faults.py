@@ -40,6 +40,7 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _errors: dict[str, list[_Armed]] = field(default_factory=dict)
     _truncations: dict[str, list[int]] = field(default_factory=dict)
+    _merging: int = 0
 
     def fail(self, route: str, times: int = 1, status: int = 500, message: str = "Server Error") -> None:
         """Answer the next `times` calls of `route` with `status`."""
@@ -69,9 +70,23 @@ class Faults:
 
     def truncate(self, key: str, keep: int, times: int = 1) -> None:
         """Cut the next `times` lists for `key` to `keep` items: a REST route (trees set `truncated`)
-        or a GraphQL connection name (`reviews`, `commits`, `comments`, `members`)."""
+        or a GraphQL connection as `graphql NAME` (`graphql reviews`, `graphql commits`,
+        `graphql comments`, `graphql members`)."""
         with self._lock:
             self._truncations.setdefault(key, []).extend([keep] * times)
+
+    def still_merging(self, times: int = 1) -> None:
+        """The next `times` reads of one pull request answer as GitHub does while it computes the test
+        merge: `mergeable` null, `mergeable_state` "unknown", no `merge_commit_sha`."""
+        with self._lock:
+            self._merging += times
+
+    def take_still_merging(self) -> bool:
+        with self._lock:
+            if self._merging <= 0:
+                return False
+            self._merging -= 1
+            return True
 
     def _arm(self, route: str, armed: _Armed) -> None:
         with self._lock:
@@ -97,6 +112,7 @@ class Faults:
         with self._lock:
             self._errors.clear()
             self._truncations.clear()
+            self._merging = 0
 
 
 @dataclass

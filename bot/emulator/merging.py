@@ -1,8 +1,13 @@
-"""What merging a pull request would give: a file-level three-way merge, as `mergeable` needs it."""
+"""What merging a pull request would give: a file-level three-way merge, as `mergeable` needs it, and
+the test merge commit GitHub keeps for every open, mergeable pull request (its `merge_commit_sha`)."""
 
 from __future__ import annotations
 
+from bot.emulator.gitobjects import Identity
 from bot.emulator.state import PullRequest, Repo, World
+
+# Who GitHub's test merge commits are made by (they live on `refs/pull/N/merge`, on no branch).
+GITHUB = Identity("GitHub", "noreply@github.com")
 
 
 def merge_base(repo: Repo, left: str, right: str) -> str | None:
@@ -45,3 +50,24 @@ def three_way(world: World, repo: Repo, pr: PullRequest) -> dict[str, str] | Non
         if chosen is not None:
             merged[path] = chosen
     return merged
+
+
+def test_merge(world: World, repo: Repo, pr: PullRequest) -> str | None:
+    """The sha of the commit merging the PR's head into its base branch's current head, made once per
+    (base head, head) pair like GitHub's `refs/pull/N/merge`; None when the two conflict.
+
+    The commit is stored like any other, so the trees and blob reads serve it, but no branch points at
+    it: history walks from branches never meet it.
+    """
+    with world.lock:
+        base_head = repo.branches[pr.base_ref]
+        if pr.test_merge is not None and pr.test_merge[:2] == (base_head, pr.head_sha):
+            return pr.test_merge[2]
+        merged = three_way(world, repo, pr)
+        sha: str | None = None
+        if merged is not None:
+            content = {path: world.blobs[blob] for path, blob in merged.items()}
+            message = f"Merge {pr.head_sha} into {base_head}"
+            sha = world.commit(repo, content, (base_head, pr.head_sha), GITHUB, GITHUB, message).sha
+        pr.test_merge = (base_head, pr.head_sha, sha)
+        return sha

@@ -7,6 +7,7 @@ Every `url`/`*_url` field carries the emulator's own base address: PyGithub foll
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -197,18 +198,37 @@ def _ref(world: World, urls: Urls, repo: Repo, ref: str, sha: str) -> Json:
 
 
 def mergeable(world: World, repo: Repo, pr: PullRequest) -> bool:
-    from bot.emulator.merging import three_way
+    from bot.emulator.merging import test_merge
 
-    return three_way(world, repo, pr) is not None
+    return test_merge(world, repo, pr) is not None
 
 
-def pull_request(world: World, urls: Urls, repo: Repo, pr: PullRequest, *, webhook: bool = False) -> Json:
+def pull_request(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    pr: PullRequest,
+    *,
+    webhook: bool = False,
+    computing: bool = False,
+) -> Json:
+    """`computing`: answer as GitHub does while the test merge is being made (mergeable unknown)."""
+    from bot.emulator.merging import test_merge
+
     api = f"{urls.repo(repo)}/pulls/{pr.number}"
     issue = f"{urls.repo(repo)}/issues/{pr.number}"
     html = f"{urls.web}/{repo.full_name}/pull/{pr.number}"
     base_sha = repo.branches.get(pr.base_ref, pr.base_sha)
-    can_merge = mergeable(world, repo, pr) if pr.state == "open" else None
-    if pr.state != "open":
+    can_merge: bool | None = None
+    # An open PR's merge_commit_sha is its test merge (what merging now would give); a merged one's is
+    # the real merge; a PR closed unmerged keeps the last test merge, as GitHub does.
+    merge_sha = pr.merge_commit_sha if pr.merged else (pr.test_merge[2] if pr.test_merge else None)
+    if pr.state == "open" and not computing:
+        merge_sha = test_merge(world, repo, pr)
+        can_merge = merge_sha is not None
+    elif pr.state == "open":
+        merge_sha = None
+    if pr.state != "open" or can_merge is None:
         merge_state = "unknown"
     elif pr.draft:
         merge_state = "draft"
@@ -245,7 +265,7 @@ def pull_request(world: World, urls: Urls, repo: Repo, pr: PullRequest, *, webho
         "updated_at": stamp(pr.updated_at),
         "closed_at": stamp(pr.closed_at),
         "merged_at": stamp(pr.merged_at),
-        "merge_commit_sha": pr.merge_commit_sha,
+        "merge_commit_sha": merge_sha,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [login(world, urls, name) for name in pr.requested_reviewers],
@@ -343,6 +363,66 @@ def commit(world: World, urls: Urls, repo: Repo, item: Commit) -> Json:
             }
             for parent in item.parents
         ],
+    }
+
+
+def diff_entry(urls: Urls, repo: Repo, head: Commit, base_files: Mapping[str, str], path: str) -> Json:
+    """One file of a comparison (`diff-entry`), without line counts or patch (nothing here reads them)."""
+    before, after = base_files.get(path), head.files.get(path)
+    status = "added" if before is None else "removed" if after is None else "modified"
+    ref = head.sha if after is not None else head.parents[0] if head.parents else head.sha
+    quoted = quote(path)
+    return {
+        "sha": after or before,
+        "filename": path,
+        "status": status,
+        "additions": 0,
+        "deletions": 0,
+        "changes": 0,
+        "blob_url": f"{urls.web}/{repo.full_name}/blob/{ref}/{quoted}",
+        "raw_url": f"{urls.web}/{repo.full_name}/raw/{ref}/{quoted}",
+        "contents_url": f"{urls.repo(repo)}/contents/{quoted}?ref={ref}",
+    }
+
+
+def comparison(
+    world: World,
+    urls: Urls,
+    repo: Repo,
+    base: Commit,
+    head: Commit,
+    merge_base: Commit,
+    commits: list[Commit],
+    ahead_by: int,
+    behind_by: int,
+) -> Json:
+    """GitHub's `commit-comparison` of `base...head`: the files are merge base → head (three dots);
+    `commits` is the page of the `ahead_by` commits asked for."""
+    spec = f"{base.sha}...{head.sha}"
+    if ahead_by == 0 and behind_by == 0:
+        status = "identical"
+    elif behind_by == 0:
+        status = "ahead"
+    elif ahead_by == 0:
+        status = "behind"
+    else:
+        status = "diverged"
+    origin = merge_base.files
+    changed = sorted(p for p in set(origin) | set(head.files) if origin.get(p) != head.files.get(p))
+    return {
+        "url": f"{urls.repo(repo)}/compare/{spec}",
+        "html_url": f"{urls.web}/{repo.full_name}/compare/{spec}",
+        "permalink_url": f"{urls.web}/{repo.full_name}/compare/{repo.owner}:{spec}",
+        "diff_url": f"{urls.web}/{repo.full_name}/compare/{spec}.diff",
+        "patch_url": f"{urls.web}/{repo.full_name}/compare/{spec}.patch",
+        "base_commit": commit(world, urls, repo, base),
+        "merge_base_commit": commit(world, urls, repo, merge_base),
+        "status": status,
+        "ahead_by": ahead_by,
+        "behind_by": behind_by,
+        "total_commits": ahead_by,
+        "commits": [commit(world, urls, repo, c) for c in commits],
+        "files": [diff_entry(urls, repo, head, origin, path) for path in changed],
     }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import history, render
+from bot.emulator import history, merging, render
 from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
 
 if TYPE_CHECKING:
@@ -139,7 +139,8 @@ def list_pulls(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}")
 def get_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     repo, pr = _pull(emu, req)
-    return 200, render.pull_request(emu.world, emu.urls, repo, pr)
+    computing = emu.faults.take_still_merging()
+    return 200, render.pull_request(emu.world, emu.urls, repo, pr, computing=computing)
 
 
 @route("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}")
@@ -382,7 +383,8 @@ def add_labels(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     names = body.get("labels", []) if isinstance(body, dict) else body or []
     for name in names:
         if name not in repo.labels:
-            repo.labels[name] = Label(emu.world.new_id(), name)
+            # GitHub gives a label created on the fly an empty description, never null.
+            repo.labels[name] = Label(emu.world.new_id(), name, description="")
         if name not in pr.labels:
             pr.labels.append(name)
     return 200, _labels(emu, repo, pr)
@@ -418,6 +420,27 @@ def list_commits(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     found = history.log(repo, head)
     page = paginate(emu, req, found, f"/repos/{repo.full_name}/commits")
     return 200, [render.commit(emu.world, emu.urls, repo, c) for c in page]
+
+
+@route("GET", "/repos/{owner}/{repo}/compare/{basehead}")
+def compare(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    repo = _repo(emu, req)
+    base_ref, dots, head_ref = req.params["basehead"].partition("...")
+    base, head = _resolve(repo, base_ref), _resolve(repo, head_ref)
+    if not dots or base is None or head is None:
+        raise ApiError(404, "Not Found")
+    ancestor = merging.merge_base(repo, base, head)
+    if ancestor is None:
+        raise ApiError(404, f"No common ancestor between {base_ref} and {head_ref}.")
+    ahead = history.ancestors(repo, [head]) - history.ancestors(repo, [base])
+    behind = len(history.ancestors(repo, [base]) - history.ancestors(repo, [head]))
+    # GitHub lists the commits oldest first and pages them; the files come whole on every page.
+    listed = [c for c in reversed(history.log(repo, head)) if c.sha in ahead]
+    page = paginate(emu, req, listed, f"/repos/{repo.full_name}/compare/{req.params['basehead']}")
+    commits = repo.commits
+    return 200, render.comparison(
+        emu.world, emu.urls, repo, commits[base], commits[head], commits[ancestor], page, len(listed), behind
+    )
 
 
 @route("GET", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls")

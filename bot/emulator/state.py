@@ -67,7 +67,9 @@ class Label:
     id: int
     name: str
     color: str = "ededed"
-    description: str | None = None
+    description: str | None = (
+        ""  # GitHub answers "" for a label made without one (the contract wants a string)
+    )
 
 
 @dataclass
@@ -148,6 +150,8 @@ class PullRequest:
     requested_reviewers: list[str] = field(default_factory=list)
     requested_teams: list[str] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    # GitHub's test merge of an open PR: (base head, PR head) it was made for → its sha (None: conflicts).
+    test_merge: tuple[str, str, str | None] | None = None
 
 
 @dataclass

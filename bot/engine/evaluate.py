@@ -50,7 +50,8 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     source = services.source(ref)
     writer = services.writer(ref)
     try:
-        snapshot = source.read(ref.number, pusher=pusher)
+        # What the PR would merge, not its head: a PR behind the base would seem to revert the base's news.
+        snapshot = source.read(ref.number, pusher=pusher, merged=True)
     except GitHubReadError as error:
         # Without the head sha there is no check to fail; the job is logged and GitHub keeps the
         # previous (never approving, once stale) verdict. A retry comes with the next event or reconcile.
@@ -73,7 +74,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         )
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
-    facts = _with_queue(services, snapshot.facts, now)
+    facts = _with_queue(services, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)
     _publish(writer, snapshot, plan, decision, config)
@@ -85,6 +86,20 @@ def release(services: Services, ref: PullRef) -> None:
     """Drop the PR's locks; PRs that may have waited on them are re-checked."""
     if services.store.release_locks(ref.number):
         _reevaluate_others(services, ref)
+
+
+def _with_head(
+    services: Services, ref: PullRef, facts: PullRequestFacts, pusher: str | None, now: datetime
+) -> PullRequestFacts:
+    """The facts, with who pushed the head and since when it is the head, as the store remembers them.
+
+    `head_pushed_at` is when approvalbot first saw this head sha (the webhook's arrival, or this very
+    evaluation), never the commit's own date: a committer sets that date freely and could backdate new
+    code so that an old `/approve` would seem to postdate it. A sighting can only come after the push,
+    so the rule errs towards refusing a command, never towards counting one made for older code.
+    """
+    head = services.store.record_head(ref.repo, ref.number, facts.head_sha, pusher=pusher, seen_at=now)
+    return replace(facts, pusher=head.pusher or facts.pusher, head_pushed_at=head.seen_at)
 
 
 # --- the lock queue -----------------------------------------------------------------------------------
@@ -152,7 +167,12 @@ def _publish(
     config: RepoConfig | None,
 ) -> None:
     pull = snapshot.pull
-    writer.publish_check(pull.head_sha, check_output(plan, decision))
+    output = check_output(plan, decision)
+    if snapshot.note:
+        # Not a failure: a conflicted PR is still judged (GitHub itself blocks its merge), but the
+        # reviewer should know the diff is the PR's own files, not GitHub's test merge.
+        output = replace(output, summary=f"{output.summary}\n\n> **Note:** {snapshot.note}")
+    writer.publish_check(pull.head_sha, output)
     writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
     writer.set_labels(pull.number, decision.labels, pull.labels)
     if decision.request:

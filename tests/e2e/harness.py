@@ -23,6 +23,7 @@ What it builds (one per test; the emulator fixture validates every answer and we
 API (PR numbers are ints; the repository is `world.repo`):
 
 - people: `driver` (the emulator's scenario driver), `open_pr(author, edits, *, branch, draft, title)`,
+  `later(seconds)` (GitHub's clock jumps on: the next comment is stamped after the push before it),
   `push(pr, edits, author=..., co_authors=..., pusher=...)`, `review(pr, user, event, body)`,
   `comment_as(pr, user, body)`, `merge(pr, actor)`, `close(pr, actor)`, `set_base(edits, author)` (a
   direct push to the default branch);
@@ -40,6 +41,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -92,10 +94,7 @@ def sample_files() -> dict[str, bytes]:
 
 
 def _create_labels(emulator: GitHubEmulator) -> None:
-    """The repository's labels exist up front, with descriptions, as a maintained repo's do.
-
-    Labels the emulator creates on the fly have a null description, which GitHub's contract for
-    `pull-request-simple` does not allow (reported to the emulator's owner)."""
+    """The repository's labels exist up front, with descriptions, as a maintained repo's do."""
     repo = emulator.world.repo(REPO)
     names = [PENDING_LABEL_PREFIX + p.value for p in PendingState] + list(STATE_LABELS.values())
     with emulator.world.lock:
@@ -248,6 +247,16 @@ class BotWorld:
         """A direct push to the default branch (e.g. to change `.approvalbot.yml` for a test)."""
         repo = self.emulator.world.repo(REPO)
         return str(self.driver.push(REPO, repo.default_branch, edits, author=author))
+
+    def later(self, seconds: int = 1) -> None:
+        """Move GitHub's clock on: what happens next is stamped `seconds` later than it would be.
+
+        GitHub stamps comments to the second, so a command made within the second of a push can never
+        be shown to follow it (approvalbot refuses it, rightly); tests that mean "afterwards" say so."""
+        world = self.emulator.world
+        with world.lock:
+            before = world.clock
+            world.clock = lambda: before() + timedelta(seconds=seconds)
 
     def review(self, pr: int, user: str, event: str, body: str = "") -> int:
         return int(self.driver.review(REPO, pr, user, event, body))

@@ -4,7 +4,9 @@ change of `.approvalbot.yml` needs an admin."""
 
 from __future__ import annotations
 
-import pytest
+import time
+from datetime import UTC, datetime
+
 from harness import BotWorld
 
 from bot.core.live import AuditKind
@@ -68,11 +70,6 @@ def test_a_co_author_approving_does_not_count(world: BotWorld) -> None:
     _approved(world, pr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the pusher is only known from the synchronize webhook; the evaluation that a later "
-    "review sets off does not know it, so the last pusher's approval counts (reported to the lead)",
-)
 def test_the_last_pusher_approving_does_not_count(world: BotWorld) -> None:
     pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
     world.push(pr, {"web/README.md": "notes\n"}, author="carol-contrib", pusher="bob-approver")
@@ -145,16 +142,40 @@ def test_an_edited_approve_command_is_ignored(world: BotWorld) -> None:
     assert "the comment was edited" in (world.check(pr).summary or "")  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the GitHub source never fills PullRequestFacts.head_pushed_at, so no slash command "
-    "can be shown to postdate the latest push and `/approve` never counts (reported to the lead)",
-)
 def test_an_approve_command_from_an_approver_counts(world: BotWorld) -> None:
     pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.later()
     world.comment_as(pr, "bob-approver", "/approve")
     world.drain()
     _approved(world, pr)
+
+
+def test_an_approve_command_made_before_a_push_is_stale(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.later()
+    comment = world.comment_as(pr, "bob-approver", "/approve")
+    world.drain()
+    _approved(world, pr)
+
+    stamped = world.emulator.world.repo(world.repo).comments[comment].created_at
+    while datetime.now(UTC) <= stamped:  # the push really comes after the comment's (rounded) stamp
+        time.sleep(0.02)
+    world.push(pr, {"web/README.md": "more notes\n"}, author="carol-contrib")
+    world.drain()
+    _pending(world, pr)
+    assert "a push made it stale" in (world.check(pr).summary or "")  # type: ignore[union-attr]
+
+
+def test_a_backdated_push_does_not_revive_an_old_approve_command(world: BotWorld) -> None:
+    # The commit's own date is the committer's to choose; approvalbot times the head by when it saw it.
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.comment_as(pr, "bob-approver", "/approve")
+    world.drain()
+    world.later(-3600)  # the next commit claims to be an hour old
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib")
+    world.later(3600)
+    world.drain()
+    _pending(world, pr)
 
 
 def test_a_change_to_the_repo_config_needs_an_admin(world: BotWorld) -> None:

@@ -53,13 +53,14 @@ def bot_client(emulator, github_settings):  # type: ignore[no-untyped-def]
     return token_client("bot-token", github_settings(emulator.base_url))
 
 
+@pytest.mark.parametrize("merged", [False, True])
 @pytest.mark.parametrize("files", [1, 10, 100])
-def test_reading_a_pr_costs_the_same_few_calls_however_many_files(emulator, bot_client, files):  # type: ignore[no-untyped-def]
+def test_reading_a_pr_costs_the_same_few_calls_however_many_files(emulator, bot_client, files, merged):  # type: ignore[no-untyped-def]
     number = _setup(emulator, files)
     emulator.driver.review(REPO, number, "carol", "APPROVE")
     emulator.calls.reset()
 
-    snapshot = PullRequestSource(bot_client, REPO).read(number)
+    snapshot = PullRequestSource(bot_client, REPO).read(number, merged=merged)
 
     assert len(snapshot.changes) == files
     assert emulator.calls.writes == 0
@@ -123,9 +124,12 @@ def test_plan_base_is_the_base_branch_current_head(emulator, bot_client):  # typ
     number = _setup(emulator, 1)
     emulator.driver.push(REPO, "main", {"experiments/other.yaml": _yaml(5)}, author="zoe")
 
-    snap = PullRequestSource(bot_client, REPO).read(number)
+    snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
 
     assert snap.base.read("experiments/other.yaml") == _yaml(5).encode()
+    own = PullRequestSource(bot_client, REPO).read(number)  # the PR head itself, as before
+    assert [c.path for c in own.changes] == ["experiments/exp0.yaml", "experiments/other.yaml"]
+    assert own.view == "head" and own.head.sha == own.pull.head_sha
     # Judged on what it would merge: the file main gained since is on both sides, not "deleted".
     assert [c.path for c in snap.changes] == ["experiments/exp0.yaml"]
     assert snap.head.read("experiments/other.yaml") == _yaml(5).encode()
@@ -148,7 +152,7 @@ def test_a_conflicted_pr_is_judged_on_its_own_files_against_the_base_head(emulat
     number = _behind_and_conflicting(emulator)
     emulator.calls.reset()
 
-    snap = PullRequestSource(bot_client, REPO).read(number)
+    snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
 
     assert emulator.calls.reads == 5, emulator.calls.counts()  # the comparison replaces the second tree
     assert len(emulator.calls.of("GET /repos/{owner}/{repo}/compare/{basehead}")) == 1
@@ -166,7 +170,7 @@ def test_while_github_computes_the_test_merge_the_three_way_view_is_used(emulato
     emulator.driver.push(REPO, "main", {"experiments/other.yaml": _yaml(5)}, author="zoe")
     emulator.faults.still_merging()
 
-    snap = PullRequestSource(bot_client, REPO).read(number)
+    snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
 
     assert snap.view == "three-way"
     assert [c.path for c in snap.changes] == ["experiments/exp0.yaml"]
@@ -182,7 +186,7 @@ def test_the_three_way_view_follows_deletions_and_renames(emulator, bot_client):
     d.push(REPO, "main", {"experiments/exp0.yaml": _yaml(0, "paused")}, author="zoe")  # a conflict
     emulator.calls.reset()
 
-    snap = PullRequestSource(bot_client, REPO).read(number)
+    snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
 
     assert snap.view == "three-way"
     paths = {c.path: c.change for c in snap.changes}
@@ -200,7 +204,7 @@ def test_a_comparison_as_long_as_github_lists_marks_the_read_incomplete(emulator
     original = source.COMPARE_FILES
     source.COMPARE_FILES = 2  # the PR changes two files: as many as "GitHub lists"
     try:
-        snap = PullRequestSource(bot_client, REPO).read(number)
+        snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
     finally:
         source.COMPARE_FILES = original
     assert "cannot be checked in full" in (snap.incomplete or "")

@@ -2,21 +2,32 @@
 
 The reads, whatever the number of files the PR touches (each is one API call):
 
-1. REST   GET pulls/{n}                      number, author, draft, head sha, base branch, labels…
-2. GraphQL base branch head (commit oid, its `.approvalbot.yml`), the PR's reviews, commits (with
-          authors and co-authors mapped to logins) and comments
+1. REST   GET pulls/{n}                      number, author, draft, head sha, base branch, labels,
+          `mergeable` and `merge_commit_sha` (GitHub's test merge of an open PR)
+2. GraphQL base branch head (commit oid, its `.approvalbot.yml`), the test merge's parents, the PR's
+          reviews, commits (with authors and co-authors mapped to logins) and comments
 3. REST   GET git/trees/{base head}?recursive=1   every path and blob sha at the base
-4. REST   GET git/trees/{pr head}?recursive=1     every path and blob sha at the head
+4. REST   GET git/trees/{test merge}?recursive=1  every path and blob sha of what the PR would merge,
+   or     GET compare/{base head}...{pr head}     when there is no test merge (see below),
+   or     GET git/trees/{pr head}?recursive=1      the PR head itself, unless `merged` is asked for
 5. GraphQL the contents of the changed files at base and head (by blob oid, one alias each) and the
           members of the teams `.approvalbot.yml` names
 
-Base choice: the plan compares the base branch's *current* head (read in step 2) with the PR's head,
-i.e. what the PR would merge into now, not GitHub's `base.sha` (which can lag behind the branch). A push
-to the base branch re-evaluates every open PR, so a base that moves after step 2 heals itself.
+With `read(n, merged=True)` (what an evaluation asks for), what is judged is what the PR would
+merge: the base branch's *current* head (read in step 2, not GitHub's `base.sha`, which can lag)
+against GitHub's test merge of the PR into it. Diffing the base head with the PR head instead would
+make a PR that is behind the base appear to revert every later change on it. The test merge is used
+only when its parents are exactly (base head, PR head), so a test merge GitHub made before the base or
+the head moved is never trusted. Without one (the PR conflicts with the base, or GitHub is still
+computing it: `mergeable` null) the head side is a three-way view: the base head with the files the PR
+changed since the merge base (compare's file list) taken from the PR head; `PullRequestSnapshot.view`
+and `.note` say so. A push to the base branch re-evaluates every open PR, so a base that moves after
+step 2 heals itself. Reviews are still matched against the PR head sha, never the test merge.
 
-Fail closed: a truncated tree, a connection with more than one page or a file GitHub will not serve in
-full set `facts.incomplete` (never approvable); an API error that survives PyGithub's retries raises
-`GitHubReadError`, and so does a file read later (`Tree.read`) that cannot be served.
+Fail closed: a truncated tree, a connection with more than one page, a comparison listing as many files
+as GitHub ever lists, or a file GitHub will not serve in full set `facts.incomplete` (never approvable);
+an API error that survives PyGithub's retries raises `GitHubReadError`, and so does a file read later
+(`Tree.read`) that cannot be served.
 """
 
 from __future__ import annotations
@@ -36,8 +47,12 @@ from bot.core.repo_config import CONFIG_PATH
 from bot.core.tree import ChangeType, FileChange
 
 PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
+COMPARE_FILES = 300  # GitHub lists at most this many files in a comparison; as many may mean more
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the "parent" of a root commit
 NO_COMMIT = "0" * 40  # what GitHub sends as `before` when a push creates the branch
+HEAD_VIEW = "head"
+MERGE_VIEW = "merge"
+THREE_WAY_VIEW = "three-way"
 _TEAM = re.compile(r"@([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9][A-Za-z0-9_.-]*)")
 
 
@@ -131,10 +146,24 @@ class PullRequestSnapshot:
     facts: PullRequestFacts
     config: bytes | None  # `.approvalbot.yml` on the base branch head, None when absent
     comments: tuple[CommentRecord, ...] = field(default=())
+    # How the head side was built: HEAD_VIEW (the PR head), MERGE_VIEW (GitHub's test merge) or
+    # THREE_WAY_VIEW (see the module docstring).
+    view: str = HEAD_VIEW
 
     @property
     def incomplete(self) -> str | None:
         return self.facts.incomplete
+
+    @property
+    def note(self) -> str | None:
+        """What a reader of the check should know about how the change was judged, if anything."""
+        if self.view == THREE_WAY_VIEW:
+            return (
+                "GitHub has no test merge of this pull request (it conflicts with "
+                f"`{self.pull.base_ref}`, or GitHub is still computing it), so it is judged on the files "
+                f"it changes, as they are on its head, against `{self.pull.base_ref}` as it is now."
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -200,12 +229,14 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
 
 
 _FACTS_QUERY = """
-query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: String!) {
+query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: String!,
+      $merge: GitObjectID!) {
   repository(owner: $owner, name: $name) {
     ref(qualifiedName: $base) {
       target { oid ... on Commit { tree { oid } file(path: $config) { object { ... on Blob {
         text isTruncated } } } } }
     }
+    merge: object(oid: $merge) { __typename ... on Commit { oid parents(first: 2) { nodes { oid } } } }
     pullRequest(number: $number) {
       reviews(first: 100) {
         totalCount pageInfo { hasNextPage }
@@ -323,11 +354,17 @@ class PullRequestSource:
             members[f"{org}/{slug}"] = tuple(n["login"] for n in team["members"]["nodes"])
         return blobs, members
 
-    def read(self, number: int, *, pusher: str | None = None) -> PullRequestSnapshot:
+    def read(self, number: int, *, pusher: str | None = None, merged: bool = False) -> PullRequestSnapshot:
         """Read PR `number` (see the module docstring for the calls). `pusher` comes from the webhook
-        that triggered the evaluation (GitHub's API does not say who pushed a commit)."""
+        that triggered the evaluation (GitHub's API does not say who pushed a commit).
+
+        `merged`: the head side is what the PR would merge (the test merge, or the three-way view), as
+        an evaluation must judge it. Without it the head side is the PR head's own tree (HEAD_VIEW), for
+        callers that compare it with another base themselves."""
         problems: list[str] = []
         pull_data = self._rest(f"/pulls/{number}")
+        head_sha = pull_data["head"]["sha"]
+        test_merge = _test_merge_candidate(pull_data) if merged else None
         facts_data = self._graphql(
             _FACTS_QUERY,
             {
@@ -336,6 +373,9 @@ class PullRequestSource:
                 "number": number,
                 "base": f"refs/heads/{pull_data['base']['ref']}",
                 "config": CONFIG_PATH,
+                # Without a candidate the field is asked about the head and its answer ignored: one
+                # query text whatever GitHub said.
+                "merge": test_merge or head_sha,
             },
         )["repository"]
         ref = facts_data.get("ref")
@@ -344,9 +384,16 @@ class PullRequestSource:
                 f"{self.full_name}: base branch {pull_data['base']['ref']!r} does not exist"
             )
         base_sha = ref["target"]["oid"]
-        head_sha = pull_data["head"]["sha"]
         base_entries = self._tree(base_sha, problems)
-        head_entries = self._tree(head_sha, problems)
+        if not merged:
+            view, judged_sha = HEAD_VIEW, head_sha
+            head_entries = self._tree(head_sha, problems)
+        elif test_merge is not None and _merges(facts_data.get("merge"), base_sha, head_sha):
+            view, judged_sha = MERGE_VIEW, test_merge
+            head_entries = self._tree(test_merge, problems)
+        else:
+            view, judged_sha = THREE_WAY_VIEW, head_sha
+            head_entries = self._three_way(base_sha, head_sha, base_entries, problems)
         changes = diff_trees(base_entries, head_entries)
 
         config_file = ref["target"].get("file")
@@ -368,13 +415,40 @@ class PullRequestSource:
         blobs, members = self._fetch(set(wanted), teams, problems)
 
         base = GitHubTree(self, base_sha, base_entries)
-        head = GitHubTree(self, head_sha, head_entries)
+        head = GitHubTree(self, judged_sha, head_entries)
         for tree, entries in ((base, base_entries), (head, head_entries)):
             tree._fill({p: e.sha for p, e in entries.items()}, blobs)
 
         pull = _pull_state(pull_data, base_sha)
         facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
-        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments)
+        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments, view)
+
+    def _three_way(
+        self, base_sha: str, head_sha: str, base_entries: Mapping[str, _Entry], problems: list[str]
+    ) -> dict[str, _Entry]:
+        """The base head's files with those the PR changed since the merge base (GitHub's three-dot
+        comparison) as they are on the PR head: what the PR means to change, without what the base
+        branch gained since the PR was branched off."""
+        data = self._rest(f"/compare/{base_sha}...{head_sha}?per_page=1")
+        files = data.get("files") or []
+        if len(files) >= COMPARE_FILES:
+            problems.append(
+                f"the pull request changes {len(files)} or more files; GitHub lists no more than "
+                f"{COMPARE_FILES}, so it cannot be checked in full"
+            )
+        entries = dict(base_entries)
+        for item in files:
+            path, status = item["filename"], item["status"]
+            if status == "removed":
+                entries.pop(path, None)
+                continue
+            if status == "renamed" and item.get("previous_filename"):
+                entries.pop(item["previous_filename"], None)
+            if not item.get("sha"):
+                problems.append(f"GitHub gave no blob for {path} in the comparison")
+                continue
+            entries[path] = _Entry(item["sha"], None)
+        return entries
 
     # --- the default branch: apply-on-merge, drift and reconcile --------------------------------------
 
@@ -485,6 +559,23 @@ class PullRequestSource:
             raise GitHubReadError(
                 f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
             ) from error
+
+
+def _test_merge_candidate(pull: Mapping[str, Any]) -> str | None:
+    """GitHub's test merge of an open PR, when it says there is one (`mergeable` true; null while it
+    is still computing, false on conflicts: then `merge_commit_sha` is stale or absent)."""
+    if pull.get("state") != "open" or pull.get("mergeable") is not True:
+        return None
+    sha = pull.get("merge_commit_sha")
+    return str(sha) if sha else None
+
+
+def _merges(node: Mapping[str, Any] | None, base_sha: str, head_sha: str) -> bool:
+    """Whether the commit read is the merge of exactly this base head and this PR head."""
+    if not node or node.get("__typename") != "Commit":
+        return False
+    parents = [p["oid"] for p in (node.get("parents") or {}).get("nodes", [])]
+    return parents == [base_sha, head_sha]
 
 
 def _q(text: str) -> str:

@@ -2,7 +2,16 @@
 
 from bot.adapters.store.database import DEFAULT_URL, StoreError, normalise_url
 from bot.adapters.store.sql import Store
-from bot.core.live import AuditEntry, AuditKind, DriftRecord, LiveChange, LiveRecord, Lock, Transition
+from bot.core.live import (
+    AuditEntry,
+    AuditKind,
+    DriftRecord,
+    LiveChange,
+    LiveRecord,
+    Lock,
+    PullHead,
+    Transition,
+)
 
 __all__ = [
     "DEFAULT_URL",
@@ -12,6 +21,7 @@ __all__ = [
     "LiveChange",
     "LiveRecord",
     "Lock",
+    "PullHead",
     "Store",
     "StoreError",
     "Transition",

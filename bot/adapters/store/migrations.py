@@ -32,7 +32,11 @@ def _v2_locks_notifications_drift(conn: Connection) -> None:
         table.create(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_live_and_audit, _v2_locks_notifications_drift)
+def _v3_pull_heads(conn: Connection) -> None:
+    t.pull_heads.create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (_v1_live_and_audit, _v2_locks_notifications_drift, _v3_pull_heads)
 LATEST = len(MIGRATIONS)
 
 

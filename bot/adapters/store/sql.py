@@ -42,6 +42,7 @@ from bot.core.live import (
     LiveChange,
     LiveRecord,
     Lock,
+    PullHead,
     Transition,
     advance,
     due_transitions,
@@ -112,6 +113,49 @@ class Store:
         """True the first time `key` is claimed: the caller sends the email; False: already sent."""
         with self._write() as conn:
             return _insert_if_absent(conn, t.notifications, {"key": key, "claimed_at": self._clock()})
+
+    def delivery_received_at(self, delivery_id: str) -> datetime | None:
+        """When webhook `delivery_id` arrived (recorded by `record_delivery`), None when never seen."""
+        col = t.deliveries.c
+        with self._engine.connect() as conn:
+            found: datetime | None = conn.execute(
+                select(col.received_at).where(col.delivery_id == delivery_id)
+            ).scalar_one_or_none()
+        return found
+
+    # -- pull request heads: who pushed them and when approvalbot first saw them --
+
+    def record_head(
+        self, repository: str, number: int, sha: str, *, pusher: str | None = None, seen_at: datetime
+    ) -> PullHead:
+        """Remember head `sha` of PR `number` (insert if absent) and return what is stored.
+
+        The first sighting's time is kept, so a later evaluation never moves it; a pusher learnt later
+        (the `synchronize` webhook arriving after an evaluation) fills a missing one but never replaces
+        a known one.
+        """
+        ph = t.pull_heads
+        where = and_(ph.c.repository == repository, ph.c.pr_number == number, ph.c.head_sha == sha)
+        with self._write() as conn:
+            row = {
+                "repository": repository,
+                "pr_number": number,
+                "head_sha": sha,
+                "pusher": pusher,
+                "first_seen_at": seen_at,
+            }
+            if not _insert_if_absent(conn, ph, row) and pusher is not None:
+                conn.execute(update(ph).where(where, ph.c.pusher.is_(None)).values(pusher=pusher))
+            stored = conn.execute(select(ph).where(where)).one()
+        return _pull_head(stored)
+
+    def head(self, repository: str, number: int, sha: str) -> PullHead | None:
+        """Head `sha` of PR `number` as recorded, None when approvalbot never saw it."""
+        ph = t.pull_heads
+        where = and_(ph.c.repository == repository, ph.c.pr_number == number, ph.c.head_sha == sha)
+        with self._engine.connect() as conn:
+            row = conn.execute(select(ph).where(where)).first()
+        return None if row is None else _pull_head(row)
 
     # -- applying merges --
 
@@ -376,6 +420,10 @@ def _lock(row: Row[Any]) -> Lock:
     key = ResourceKey(row.account, Kind(row.kind), row.id)
     pending = None if row.pending_state is None else PendingState(row.pending_state)
     return Lock(key, row.pr_number, pending, row.since)
+
+
+def _pull_head(row: Row[Any]) -> PullHead:
+    return PullHead(row.repository, row.pr_number, row.head_sha, row.pusher, row.first_seen_at)
 
 
 def _with_commit(entry: AuditEntry, merge_sha: str, pr_number: int | None) -> AuditEntry:

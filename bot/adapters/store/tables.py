@@ -136,5 +136,15 @@ drift = Table(
     Column("detail", Json, nullable=False),
 )
 
+pull_heads = Table(
+    "pull_heads",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("pr_number", Integer, primary_key=True),
+    Column("head_sha", Sha, primary_key=True),
+    Column("pusher", Name),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
 audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
 locks_by_pr = Index("ix_locks_pr_number", locks.c.pr_number)
