@@ -32,10 +32,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from bot.emulator.keys import app_key_pair  # noqa: E402
+
 EXAMPLES = ROOT / "tests" / "contract" / "webhook-examples.json"
 SECRET = "bench-secret"
 
@@ -130,9 +131,7 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
         "APPROVALBOT_LOG_LEVEL": "WARNING",
     }
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    (tmp / "app.pem").write_bytes(pem)
+    (tmp / "app.pem").write_text(app_key_pair()[0])
     env["APPROVALBOT_PRIVATE_KEY"] = str(tmp / "app.pem")  # never used: the bench event needs no GitHub
     script = shutil.which("approvalbot")
     argv = [script] if script else [sys.executable, "-m", "bot"]

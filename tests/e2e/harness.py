@@ -42,12 +42,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -56,9 +53,11 @@ from bot.adapters.store import Store
 from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS
 from bot.core.model import PendingState
 from bot.emulator import GitHubEmulator, sign
+from bot.emulator.keys import app_key_pair
 from bot.emulator.scenario import FileEdits, Person
 from bot.emulator.state import CheckRun, Label, PullRequest
 from bot.engine.services import AppAccess, Services, TokenAccess
+from bot.sandbox import sample_files
 from bot.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "experiments.example"
@@ -68,29 +67,6 @@ APP_ID, INSTALLATION = 4242, 77
 BOT_LOGIN = "approvalbot[bot]"
 SECRET = "e2e-webhook-secret"
 TEAM_MEMBERS = ["team-lead-tina", "team-lead-tom"]  # @acme/growth-leads: approvers of the web account
-
-
-@cache
-def _app_key() -> tuple[str, str]:
-    """One RSA key pair per test session (generating one costs ~50 ms): private PEM, public PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def sample_files() -> dict[str, bytes]:
-    return {
-        str(path.relative_to(SAMPLE)): path.read_bytes()
-        for path in sorted(SAMPLE.rglob("*"))
-        if path.is_file()
-    }
 
 
 def _create_labels(emulator: GitHubEmulator) -> None:
@@ -136,7 +112,7 @@ class BotWorld:
         driver = emulator.driver
         driver.create_repo(REPO, dict(files) if files is not None else sample_files())
         driver.add_team(ORG, "growth-leads", TEAM_MEMBERS)
-        private, public = _app_key()
+        private, public = app_key_pair()
         driver.install_app(APP_ID, INSTALLATION, ORG, public_key_pem=public)
         _create_labels(emulator)
         client = github_settings(emulator.base_url)

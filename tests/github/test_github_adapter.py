@@ -6,8 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.adapters.github.client import app_client, token_client
 from bot.adapters.github.source import GitHubReadError, PullRequestSource
@@ -21,6 +19,7 @@ from bot.adapters.github.writer import (
 from bot.core.facts import ReviewState
 from bot.core.tree import ChangeType
 from bot.emulator import Identity
+from bot.emulator.keys import new_app_key_pair
 from bot.emulator.state import Label
 
 REPO = "acme/config"
@@ -389,21 +388,8 @@ def test_close_unmerged(emulator, bot_client):  # type: ignore[no-untyped-def]
     assert closed[-1].payload["pull_request"]["merged"] is False
 
 
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 def test_app_auth_obtains_and_renews_installation_tokens(emulator, github_settings, tmp_path):  # type: ignore[no-untyped-def]
-    private, public = _key_pair()
+    private, public = new_app_key_pair()
     number = _setup(emulator, 1)
     emulator.driver.install_app(APP_ID, INSTALLATION, "acme", public_key_pem=public)
     key_file = tmp_path / "app.pem"
@@ -428,9 +414,9 @@ def test_app_auth_obtains_and_renews_installation_tokens(emulator, github_settin
 
 def test_app_auth_with_a_wrong_key_is_refused(emulator, github_settings):  # type: ignore[no-untyped-def]
     number = _setup(emulator, 1)
-    _, public = _key_pair()
+    _, public = new_app_key_pair()
     emulator.driver.install_app(APP_ID, INSTALLATION, "acme", public_key_pem=public)
-    other_private, _ = _key_pair()
+    other_private, _ = new_app_key_pair()
     gh = app_client(APP_ID, other_private, INSTALLATION, github_settings(emulator.base_url))
     with pytest.raises(GitHubReadError, match="401"):
         PullRequestSource(gh, REPO).read(number)

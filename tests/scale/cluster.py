@@ -24,14 +24,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import psycopg
 import redis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import sql
+
+from bot.emulator.keys import app_key_pair as app_key  # noqa: F401
 
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
 PG_USERS = ("postgres", "root")
@@ -43,21 +42,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class Unavailable(RuntimeError):
     """A service the scale-out test needs is not running on this machine."""
-
-
-@cache
-def app_key() -> tuple[str, str]:
-    """A fresh RSA key pair for the App: private PEM (for the bot), public PEM (for the emulator)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 def free_port() -> int:

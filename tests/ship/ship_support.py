@@ -18,11 +18,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from bot.emulator.keys import app_key_pair as app_key  # noqa: F401
+from bot.sandbox import sample_files  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -154,27 +153,6 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
         process.kill()
         process.wait(5)
         raise AssertionError(f"the process ignored SIGTERM for {timeout} s") from None
-
-
-@cache
-def app_key() -> tuple[str, str]:
-    """An RSA key pair for the App: private PEM (the bot's secret), public PEM (what GitHub knows)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def sample_files() -> dict[str, bytes]:
-    return {
-        p.relative_to(SAMPLE).as_posix(): p.read_bytes() for p in sorted(SAMPLE.rglob("*")) if p.is_file()
-    }
 
 
 def paused_text() -> str:
