@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.core.live import AuditEntry, AuditKind
-from bot.core.notifications import NotificationRequest, plan_notifications
+from bot.core.notifications import (
+    Notification,
+    NotificationRequest,
+    Notifier,
+    SendResult,
+    plan_notifications,
+)
 from bot.core.repo_config import RepoConfig
 from bot.engine.services import Services
 
@@ -49,3 +56,32 @@ def send_notifications(
                 )
             )
     return sent
+
+
+class FanOut:
+    """Several channels as one notifier (email, and a chat webhook when configured).
+
+    Each channel claims its own idempotency keys, so a redelivery sends nothing twice on any of them.
+    The first channel's result is the one reported (and audited): email is the channel of record;
+    the others log their own failures.
+    """
+
+    def __init__(self, first: Notifier, *others: Notifier) -> None:
+        self.channels = (first, *others)
+
+    def send(self, notification: Notification) -> SendResult:
+        results = [
+            channel.send(_for_channel(notification, index)) for index, channel in enumerate(self.channels)
+        ]
+        for channel, result in zip(self.channels[1:], results[1:], strict=True):
+            if not result.delivered and not result.skipped:
+                log.warning("%s: %s not sent: %s", type(channel).__name__, notification.subject, result.error)
+        return results[0]
+
+
+def _for_channel(notification: Notification, index: int) -> Notification:
+    # Channels share one claim store: the key must say which channel sent, or the second would be
+    # skipped as a duplicate of the first.
+    if index == 0:
+        return notification
+    return replace(notification, idempotency_key=f"{notification.idempotency_key}#channel{index}")
