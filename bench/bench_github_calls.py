@@ -1,12 +1,14 @@
 """GitHub API calls per evaluation, for a PR touching 1, 10, 100 and 1,000 files. Prints a table (not a test).
 
 Each size gets a fresh GitHub emulator holding the sample config repository plus that many draft remote
-config variables; a PR edits the description of each. `evaluate_pull` runs twice through the real PyGithub
-adapter (token auth, throttles at 0): the first evaluation reads and writes (check run, comment, labels),
-the second, with nothing changed, must write nothing. Target (issue 4): a constant number of reads, at
-most 5, whatever the size.
+config variables, and two cases: `variables`, a PR editing the description of each variable, and
+`experiments`, as many draft experiments each overriding one of the variables, and a PR editing the
+description of each experiment (the planner then also reads the referenced variables on both sides).
+`evaluate_pull` runs twice through the real PyGithub adapter (token auth, throttles at 0): the first
+evaluation reads and writes (check run, comment, labels), the second, with nothing changed, must write
+nothing. Target (issue 4): a constant number of reads, at most 5, whatever the size and the case.
 
-    python bench/bench_github_calls.py [--sizes 1,10,100,1000] [--routes]
+    python bench/bench_github_calls.py [--sizes 1,10,100,1000] [--cases variables,experiments] [--routes]
 """
 
 from __future__ import annotations
@@ -52,6 +54,36 @@ def path(number: int) -> str:
     return f"web/remote_config/bench_{number:04}.yaml"
 
 
+def experiment(number: int, description: str) -> str:
+    """A draft experiment whose treatment overrides bench variable `number`."""
+    return (
+        "kind: experiment\n"
+        f"id: bench_exp_{number:04}\n"
+        f"name: Bench experiment {number}\n"
+        f"description: {description}\n"
+        "hypothesis: The treatment helps.\n"
+        "owner: carol-contrib\n"
+        "status: draft\n"
+        "traffic_allocation: 10\n"
+        "metrics:\n"
+        "  primary: {id: conversion, name: Conversion, goal: increase}\n"
+        "variants:\n"
+        "  - {id: control, name: Control, weight: 50, control: true}\n"
+        "  - id: treatment\n"
+        "    name: Treatment\n"
+        "    weight: 50\n"
+        "    overrides:\n"
+        f"      bench_{number:04}: {number + 1}\n"
+    )
+
+
+def experiment_path(number: int) -> str:
+    return f"web/experiments/bench_exp_{number:04}.yaml"
+
+
+CASES = ("variables", "experiments")
+
+
 @dataclass(frozen=True)
 class Evaluation:
     reads: Counter[str]
@@ -61,16 +93,21 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class Row:
+    case: str
     files: int
     first: Evaluation
     second: Evaluation
     state: str
 
 
-def measure(files: int) -> Row:
+def measure(case: str, files: int) -> Row:
     sample = {p.relative_to(SAMPLE).as_posix(): p.read_bytes() for p in SAMPLE.rglob("*") if p.is_file()}
     base = {**sample, **{path(n): variable(n, "Before the change.") for n in range(files)}}
-    edits = {path(n): variable(n, "After the change.") for n in range(files)}
+    if case == "experiments":
+        base |= {experiment_path(n): experiment(n, "Before the change.") for n in range(files)}
+        edits = {experiment_path(n): experiment(n, "After the change.") for n in range(files)}
+    else:
+        edits = {path(n): variable(n, "After the change.") for n in range(files)}
     with GitHubEmulator() as gh, tempfile.TemporaryDirectory() as tmp:
         gh.driver.create_repo(REPO, base)
         gh.driver.install_app(APP_ID, INSTALLATION, ORG)
@@ -92,7 +129,7 @@ def measure(files: int) -> Row:
         second, _ = evaluate(gh, services, ref)
         store.close()
     state = result.decision.state.value if result is not None else "-"
-    return Row(files, first, second, state)
+    return Row(case, files, first, second, state)
 
 
 def evaluate(gh: GitHubEmulator, services: Services, ref: PullRef) -> tuple[Evaluation, object]:
@@ -108,17 +145,17 @@ def evaluate(gh: GitHubEmulator, services: Services, ref: PullRef) -> tuple[Eval
 
 def table(rows: list[Row], routes: bool) -> str:
     lines = [
-        "| files | reads (1st) | writes (1st) | reads (2nd) | writes (2nd) | 1st eval s | decision |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| case | files | reads (1st) | writes (1st) | reads (2nd) | writes (2nd) | 1st eval s | decision |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.files:,} | {r.first.reads.total()} | {r.first.writes.total()} | {r.second.reads.total()} "
-            f"| {r.second.writes.total()} | {r.first.seconds:.2f} | {r.state} |"
+            f"| {r.case} | {r.files:,} | {r.first.reads.total()} | {r.first.writes.total()} "
+            f"| {r.second.reads.total()} | {r.second.writes.total()} | {r.first.seconds:.2f} | {r.state} |"
         )
     if routes:
         for r in rows:
-            lines.append(f"\n{r.files:,} files, first evaluation:")
+            lines.append(f"\n{r.case}, {r.files:,} files, first evaluation:")
             for name, count in sorted((r.first.reads + r.first.writes).items()):
                 lines.append(f"  {count:5}  {name}")
             if r.second.writes:
@@ -129,16 +166,18 @@ def table(rows: list[Row], routes: bool) -> str:
 
 def verdict(rows: list[Row]) -> list[str]:
     problems = []
-    reads = {r.files: r.first.reads.total() for r in rows}
     for r in rows:
-        if r.first.reads.total() > READ_TARGET:
-            problems.append(
-                f"{r.files} files: {r.first.reads.total()} reads > {READ_TARGET}: {dict(r.first.reads)}"
-            )
+        where = f"{r.case}, {r.files} files"
+        for n, evaluation in (("1st", r.first), ("2nd", r.second)):
+            if evaluation.reads.total() > READ_TARGET:
+                total = evaluation.reads.total()
+                problems.append(f"{where}: {total} reads ({n}) > {READ_TARGET}: {dict(evaluation.reads)}")
         if r.second.writes:
-            problems.append(f"{r.files} files: the unchanged re-evaluation wrote {dict(r.second.writes)}")
-    if len(set(reads.values())) > 1:
-        problems.append(f"reads grow with the number of files: {reads}")
+            problems.append(f"{where}: the unchanged re-evaluation wrote {dict(r.second.writes)}")
+    for case in sorted({r.case for r in rows}):
+        reads = {r.files: r.first.reads.total() for r in rows if r.case == case}
+        if len(set(reads.values())) > 1:
+            problems.append(f"{case}: reads grow with the number of files: {reads}")
     return problems
 
 
@@ -146,8 +185,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1,10,100,1000", help="comma-separated numbers of touched files")
     parser.add_argument("--routes", action="store_true", help="also list the calls per route")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     args = parser.parse_args()
-    rows = [measure(int(size)) for size in args.sizes.split(",")]
+    cases = args.cases.split(",")
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}: choose among {', '.join(CASES)}")
+    rows = [measure(case, int(size)) for case in cases for size in args.sizes.split(",")]
     print(table(rows, args.routes))
     problems = verdict(rows)
     print(

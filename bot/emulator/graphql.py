@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.emulator import render
 from bot.emulator.gitobjects import Commit, Identity
-from bot.emulator.state import PullRequest, Repo, World, decode_node_id, node_id
+from bot.emulator.state import CheckRun, PullRequest, Repo, World, decode_node_id, node_id
 
 MAX_PAGE = 100  # GitHub refuses `first`/`last` above 100
 BLOB_TEXT_LIMIT = 512 * 1024  # GitHub stops serving Blob.text around here and sets isTruncated
@@ -348,10 +348,32 @@ class CommitNode(Node):
         return Connection("CommitConnection", nodes, self.ctx, "parents", first)
 
     def _repo_commits(self) -> Mapping[str, Commit]:
+        repo = self._repo()
+        return repo.commits if repo is not None else {}
+
+    def _repo(self) -> Repo | None:
         for repo in self.ctx.world.repos.values():
             if self.commit.sha in repo.commits:
-                return repo.commits
-        return {}
+                return repo
+        return None
+
+    def f_checkSuites(
+        self, first: int | None = None, filterBy: Mapping[str, Any] | None = None
+    ) -> Connection:
+        """The commit's check suites, oldest first; `filterBy` takes `appId` and `checkName` as GitHub's
+        CheckSuiteFilter does. A suite holds the runs of one app on this commit."""
+        repo = self._repo()
+        runs = [r for r in (repo.check_runs.values() if repo else ()) if r.head_sha == self.commit.sha]
+        wanted = filterBy or {}
+        if wanted.get("appId") is not None:
+            runs = [r for r in runs if r.app_id == wanted["appId"]]
+        if wanted.get("checkName") is not None:
+            runs = [r for r in runs if r.name == wanted["checkName"]]
+        suites: dict[int, list[CheckRun]] = {}
+        for run in sorted(runs, key=lambda r: r.id):
+            suites.setdefault(run.check_suite_id, []).append(run)
+        nodes = [CheckSuiteNode(self.ctx, suite_id, members) for suite_id, members in suites.items()]
+        return Connection("CheckSuiteConnection", nodes, self.ctx, "checkSuites", first)
 
     def f_file(self, path: str) -> Node | None:
         blob = self.commit.files.get(path)
@@ -359,6 +381,62 @@ class CommitNode(Node):
             return None
         content = self.ctx.world.blobs[blob]
         return _Plain("TreeEntry", path=path, oid=blob, object=BlobNode(blob, content))
+
+
+class CheckSuiteNode(Node):
+    typename = "CheckSuite"
+
+    def __init__(self, ctx: Context, suite_id: int, runs: Sequence[CheckRun]) -> None:
+        self.ctx, self.suite_id, self.runs = ctx, suite_id, list(runs)
+
+    def f_databaseId(self) -> int:
+        return self.suite_id
+
+    def f_app(self) -> Node | None:
+        app = self.ctx.world.apps.get(self.runs[0].app_id)
+        app_id = self.runs[0].app_id
+        return _Plain(
+            "App", databaseId=app_id, slug=app.slug if app else f"app-{app_id}", id=node_id("A_", app_id)
+        )
+
+    def f_checkRuns(self, first: int | None = None, filterBy: Mapping[str, Any] | None = None) -> Connection:
+        """The suite's runs, oldest first; `filterBy` as GitHub's CheckRunFilter (`checkName`, `appId`,
+        `status`, and `checkType`: LATEST, the default, keeps the newest run of each name)."""
+        wanted = filterBy or {}
+        runs = self.runs
+        if wanted.get("checkName") is not None:
+            runs = [r for r in runs if r.name == wanted["checkName"]]
+        if wanted.get("appId") is not None:
+            runs = [r for r in runs if r.app_id == wanted["appId"]]
+        if wanted.get("status") is not None:
+            runs = [r for r in runs if r.status.upper() == wanted["status"]]
+        if wanted.get("checkType", "LATEST") == "LATEST":
+            runs = list({r.name: r for r in runs}.values())  # oldest first: the newest of a name wins
+        nodes = [_check_run_node(self.ctx, r) for r in sorted(runs, key=lambda r: r.id)]
+        return Connection("CheckRunConnection", nodes, self.ctx, "checkRuns", first)
+
+
+def _check_run_node(ctx: Context, run: CheckRun) -> Node:
+    node = _Plain(
+        "CheckRun",
+        databaseId=run.id,
+        id=node_id("CR_", run.id),
+        name=run.name,
+        externalId=run.external_id or None,
+        status=run.status.upper(),
+        conclusion=run.conclusion.upper() if run.conclusion else None,
+        title=run.title,
+        summary=run.summary,
+    )
+
+    def annotations(first: int | None = None) -> Connection:
+        items = [
+            _Plain("CheckAnnotation", path=a.path, message=a.message, title=a.title) for a in run.annotations
+        ]
+        return Connection("CheckAnnotationConnection", items, ctx, "annotations", first)
+
+    node.values["annotations"] = annotations
+    return node
 
 
 class PullRequestNode(Node):

@@ -46,6 +46,7 @@ from bot.core.facts import Comment, Commit, PullRequestFacts, Review, ReviewStat
 from bot.core.repo_config import CONFIG_PATH
 from bot.core.tree import ChangeType, FileChange
 
+CHECK_NAME = "approvalbot"  # the check run approvalbot writes on every PR head
 PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
 COMPARE_FILES = 300  # GitHub lists at most this many files in a comparison; as many may mean more
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the "parent" of a root commit
@@ -82,6 +83,17 @@ class PullState:
 
 
 @dataclass(frozen=True)
+class CheckRunRecord:
+    """An `approvalbot` check run GitHub shows on a commit: what the writer needs to skip or edit it."""
+
+    id: int
+    app_id: int | None
+    external_id: str
+    status: str  # REST's spelling: "queued", "in_progress" or "completed"
+    annotations: int
+
+
+@dataclass(frozen=True)
 class CommentRecord:
     id: int
     user: str
@@ -103,6 +115,13 @@ class GitHubTree:
         self.sha = sha
         self._entries = dict(entries)
         self._contents: dict[str, bytes] = {}
+        self._partner: GitHubTree | None = None
+
+    def pair(self, other: GitHubTree) -> None:
+        """Link the two sides of one change: a fetch on either also loads the same paths on the other,
+        in the same call. The planner reads a file it looks up (a referenced variable) on both sides,
+        so the second side then costs nothing."""
+        self._partner, other._partner = other, self
 
     def paths(self) -> Sequence[str]:
         return sorted(self._entries)
@@ -126,10 +145,17 @@ class GitHubTree:
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Load every one of `paths` not loaded yet, in one API call."""
-        missing = {p: self._entries[p].sha for p in paths if p in self._entries and p not in self._contents}
+        wanted = list(paths)
+        missing = self._missing(wanted)
         if missing:
-            blobs = self._source.fetch_blobs(set(missing.values()))
+            along = self._partner._missing(wanted) if self._partner is not None else {}
+            blobs = self._source.fetch_blobs(set(missing.values()) | set(along.values()))
             self._fill(missing, blobs)
+            if self._partner is not None:
+                self._partner._fill(along, blobs)
+
+    def _missing(self, paths: Iterable[str]) -> dict[str, str]:
+        return {p: self._entries[p].sha for p in paths if p in self._entries and p not in self._contents}
 
     def _fill(self, paths: Mapping[str, str], blobs: Mapping[str, bytes]) -> None:
         for path, sha in paths.items():
@@ -149,6 +175,9 @@ class PullRequestSnapshot:
     # How the head side was built: HEAD_VIEW (the PR head), MERGE_VIEW (GitHub's test merge) or
     # THREE_WAY_VIEW (see the module docstring).
     view: str = HEAD_VIEW
+    # The newest `approvalbot` run of each app on the PR head, read with the facts (saves the writer
+    # its own lookup); None when GitHub did not list them in full, so the writer must look itself.
+    check_runs: tuple[CheckRunRecord, ...] | None = None
 
     @property
     def incomplete(self) -> str | None:
@@ -230,8 +259,13 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
 
 _FACTS_QUERY = """
 query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: String!,
-      $merge: GitObjectID!) {
+      $merge: GitObjectID!, $head: GitObjectID!, $check: String!) {
   repository(owner: $owner, name: $name) {
+    head: object(oid: $head) { ... on Commit { checkSuites(first: 100, filterBy: {checkName: $check}) {
+      pageInfo { hasNextPage }
+      nodes { app { databaseId } checkRuns(first: 10, filterBy: {checkName: $check, checkType: LATEST}) {
+        pageInfo { hasNextPage }
+        nodes { databaseId externalId status annotations(first: 1) { totalCount } } } } } } }
     ref(qualifiedName: $base) {
       target { oid ... on Commit { tree { oid } file(path: $config) { object { ... on Blob {
         text isTruncated } } } } }
@@ -376,6 +410,8 @@ class PullRequestSource:
                 # Without a candidate the field is asked about the head and its answer ignored: one
                 # query text whatever GitHub said.
                 "merge": test_merge or head_sha,
+                "head": head_sha,
+                "check": CHECK_NAME,
             },
         )["repository"]
         ref = facts_data.get("ref")
@@ -416,12 +452,14 @@ class PullRequestSource:
 
         base = GitHubTree(self, base_sha, base_entries)
         head = GitHubTree(self, judged_sha, head_entries)
+        base.pair(head)
         for tree, entries in ((base, base_entries), (head, head_entries)):
             tree._fill({p: e.sha for p, e in entries.items()}, blobs)
 
         pull = _pull_state(pull_data, base_sha)
         facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
-        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments, view)
+        check_runs = _check_runs(facts_data.get("head"))
+        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments, view, check_runs)
 
     def _three_way(
         self, base_sha: str, head_sha: str, base_entries: Mapping[str, _Entry], problems: list[str]
@@ -479,6 +517,7 @@ class PullRequestSource:
             raise GitHubReadError(f"{self.full_name} at {sha[:12]}: " + "; ".join(problems))
         base = GitHubTree(self, parent or EMPTY_TREE, base_entries)
         head = GitHubTree(self, sha, head_entries)
+        base.pair(head)
         for tree, entries in ((base, base_entries), (head, head_entries)):
             tree._fill({p: e.sha for p, e in entries.items()}, blobs)
 
@@ -576,6 +615,32 @@ def _merges(node: Mapping[str, Any] | None, base_sha: str, head_sha: str) -> boo
         return False
     parents = [p["oid"] for p in (node.get("parents") or {}).get("nodes", [])]
     return parents == [base_sha, head_sha]
+
+
+def _check_runs(commit: Mapping[str, Any] | None) -> tuple[CheckRunRecord, ...] | None:
+    """The check runs named CHECK_NAME the facts query found on the head; None unless listed in full
+    (a run left out could be the newest one, and skipping a write on its account would show a stale
+    verdict)."""
+    suites = (commit or {}).get("checkSuites")
+    if suites is None or suites["pageInfo"]["hasNextPage"]:
+        return None
+    out = []
+    for suite in suites["nodes"]:
+        runs = suite["checkRuns"]
+        if runs["pageInfo"]["hasNextPage"]:
+            return None
+        app_id = (suite.get("app") or {}).get("databaseId")
+        out += [
+            CheckRunRecord(
+                id=int(run["databaseId"]),
+                app_id=int(app_id) if app_id is not None else None,
+                external_id=run.get("externalId") or "",
+                status=str(run["status"]).lower(),
+                annotations=int(run["annotations"]["totalCount"]),
+            )
+            for run in runs["nodes"]
+        ]
+    return tuple(sorted(out, key=lambda r: -r.id))  # newest first, as REST lists them
 
 
 def _q(text: str) -> str:

@@ -21,9 +21,8 @@ from github import Github, GithubException
 
 from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
-from bot.adapters.github.source import CommentRecord, PullState
+from bot.adapters.github.source import CHECK_NAME, CheckRunRecord, CommentRecord, PullState
 
-CHECK_NAME = "approvalbot"
 DIFF_MARKER = "<!-- approvalbot:diff -->"
 MANAGED_LABELS = frozenset({"approved", "rejected", "blocked"})
 PENDING_LABEL_PREFIX = "pending: "
@@ -109,12 +108,17 @@ class PullRequestWriter:
 
     # --- check run -------------------------------------------------------------------------------
 
-    def publish_check(self, head_sha: str, output: CheckOutput) -> bool:
-        """Show `output` as the `approvalbot` check of `head_sha`; False when it was already shown."""
+    def publish_check(
+        self, head_sha: str, output: CheckOutput, existing: Sequence[CheckRunRecord] | None = None
+    ) -> bool:
+        """Show `output` as the `approvalbot` check of `head_sha`; False when it was already shown.
+
+        `existing`: the `approvalbot` runs on `head_sha` the source already read, newest first
+        (`PullRequestSnapshot.check_runs`); None makes the writer list them itself (one more read)."""
         try:
-            runs = self._repo.get_commit(head_sha).get_check_runs(check_name=CHECK_NAME)
+            runs = self._check_runs(head_sha) if existing is None else existing
             # Another app may post a check of the same name; only our app's run is trusted or edited.
-            ours = next((r for r in runs if self.app_id is None or r.app.id == self.app_id), None)
+            ours = next((r for r in runs if self.app_id is None or r.app_id == self.app_id), None)
             fingerprint = output.fingerprint()
             if ours is not None and ours.external_id == fingerprint and ours.status == "completed":
                 return False
@@ -130,29 +134,49 @@ class PullRequestWriter:
             }
             # GitHub appends annotations on update, so a verdict with new annotations gets a fresh run
             # (the newest run of a name is the one GitHub shows and branch protection reads).
-            if ours is not None and not (output.annotations or ours.output.annotations_count):
-                ours.edit(
+            if ours is not None and not (output.annotations or ours.annotations):
+                self._edit_check(
+                    ours.id,
                     status="completed",
                     conclusion=output.conclusion.value,
                     external_id=fingerprint,
                     output=body,
                 )
-                run = ours
+                run_id = ours.id
             else:
-                run = self._repo.create_check_run(
+                run_id = self._repo.create_check_run(
                     name=CHECK_NAME,
                     head_sha=head_sha,
                     status="completed",
                     conclusion=output.conclusion.value,
                     external_id=fingerprint,
                     output=body,
-                )
+                ).id
             for start in range(0, len(rest), MAX_ANNOTATIONS_PER_CALL):
                 chunk = rest[start : start + MAX_ANNOTATIONS_PER_CALL]
-                run.edit(output={**body, "annotations": [a.as_github() for a in chunk]})
+                self._edit_check(run_id, output={**body, "annotations": [a.as_github() for a in chunk]})
             return True
         except _API_ERRORS as error:
             raise self._fail(f"publishing the check run on {head_sha[:12]}", error) from error
+
+    def _check_runs(self, head_sha: str) -> list[CheckRunRecord]:
+        """The newest `approvalbot` run of each app on `head_sha`, newest first (REST: one call a page)."""
+        runs = self._repo.get_commit(head_sha).get_check_runs(check_name=CHECK_NAME)
+        return [
+            CheckRunRecord(
+                id=r.id,
+                app_id=r.app.id if r.app is not None else None,
+                external_id=r.external_id or "",
+                status=r.status,
+                annotations=r.output.annotations_count or 0,
+            )
+            for r in runs
+        ]
+
+    def _edit_check(self, run_id: int, **fields: Any) -> None:
+        self._gh.requester.requestJsonAndCheck(
+            "PATCH", f"/repos/{self.full_name}/check-runs/{run_id}", input=fields
+        )
 
     # --- the diff comment ------------------------------------------------------------------------
 
