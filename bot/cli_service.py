@@ -64,9 +64,10 @@ def configure_worker(parser: argparse.ArgumentParser) -> None:
 
 def run_worker(args: argparse.Namespace) -> int:
     from bot.engine.wiring import build_services
-    from bot.handlers import handle, reevaluation_job
+    from bot.handlers import reevaluation_job
     from bot.queue import RQQueue
     from bot.queue import run_worker as serve_queue
+    from bot.server import run_job
     from bot.settings import Settings
 
     settings = Settings.from_env()
@@ -75,7 +76,7 @@ def run_worker(args: argparse.Namespace) -> int:
     services = build_services(settings)
     queue = RQQueue(settings.redis_url)
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
-    serve_queue(settings, lambda job: handle(services, job), burst=args.burst)
+    serve_queue(settings, lambda job: run_job(services, job), burst=args.burst)
     return EXIT_OK
 
 

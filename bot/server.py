@@ -14,7 +14,7 @@ from flask import Flask
 
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
-from bot.handlers import handle, reevaluation_job
+from bot.handlers import REEVALUATE, handle, reevaluation_job
 from bot.ports import Job, JobQueue
 from bot.queue import make_queue
 from bot.settings import Settings
@@ -55,13 +55,20 @@ class Scheduler:
             self.tick()
 
 
+def run_job(services: Services, job: Job) -> None:
+    """Run one job. When it fails, its delivery is forgotten, so GitHub's "Redeliver" (or the next
+    automatic retry) is processed again instead of being answered as a replay."""
+    try:
+        handle(services, job)
+    except Exception:
+        if job.event != REEVALUATE:
+            services.store.forget_delivery(job.delivery_id)
+        raise
+
+
 def wire_queue(services: Services, settings: Settings) -> JobQueue:
     """The job queue running the handlers; re-evaluations the engine asks for go through it too."""
-
-    def run(job: Job) -> None:
-        handle(services, job)
-
-    queue = make_queue(settings, run)
+    queue = make_queue(settings, lambda job: run_job(services, job))
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
     return queue
 

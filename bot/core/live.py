@@ -157,6 +157,35 @@ class DriftRecord:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class ApprovedConfig:
+    """A repository's last approved `.approvalbot.yml`: the rules that govern (SPEC §1).
+
+    Set by the baseline and by every applied commit that changes the file, never by drift: an
+    unapproved push of the file must not change who approves what. `content` None: the approved
+    commit removed the file (no rules: everything fails closed).
+    """
+
+    repository: str
+    commit_sha: str
+    content: bytes | None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PendingToggle:
+    """An applied commit that turned approvals on or off, whose follow-up (reverting pending requests,
+    or re-checking PRs, and the emails) has not completed yet: finished by a later apply or reconcile."""
+
+    repository: str
+    commit_sha: str
+    enabled: bool
+    config_after: bytes  # the rules the toggle brought (for the emails' recipients)
+    config_before: bytes | None  # the rules that governed just before (which PRs held a request)
+    actor: str | None = None
+    at: datetime | None = None
+
+
 def change_for(
     planned: PlannedAction, head: Mapping[str, Any] | None, *, winner: str | None = None
 ) -> LiveChange:

@@ -62,7 +62,8 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         release(services, ref)
         return None
     now = services.clock()
-    config, config_problems = parse_repo_config(snapshot.config)
+    rules = governing_rules(services, ref.repo, snapshot.config)
+    config, config_problems = parse_repo_config(rules.content)
     if snapshot.incomplete:
         writer.publish_check(
             pull.head_sha,
@@ -77,7 +78,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     facts = _with_queue(services, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)
-    _publish(writer, snapshot, plan, decision, config)
+    _publish(writer, snapshot, plan, decision, config, rules.note)
     _act(services, writer, ref, snapshot, plan, decision, config)
     return Evaluation(ref, pull.head_sha, plan, decision, config)
 
@@ -100,6 +101,47 @@ def _with_head(
     """
     head = services.store.record_head(ref.repo, ref.number, facts.head_sha, pusher=pusher, seen_at=now)
     return replace(facts, pusher=head.pusher or facts.pusher, head_pushed_at=head.seen_at)
+
+
+# --- which rules govern ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The `.approvalbot.yml` that governs, and why it is not the default branch's when it is not."""
+
+    content: bytes | None
+    note: str | None = None  # set when the default branch's file is not the approved one
+
+
+def governing_rules(services: Services, repo: str, on_branch: bytes | None) -> Rules:
+    """The last approved rules when the default branch's `.approvalbot.yml` (`on_branch`) differs from
+    them: a push nobody approved (drift) must not change who approves what, nor turn approvals off.
+
+    With no approved rules in the store yet (no baseline taken), the default branch's file governs.
+    """
+    approved = services.store.approved_config(repo)
+    # No approved file (none at the baseline, or an approved PR removed it): nothing to protect, and the
+    # first rules must be able to arrive somehow, so the default branch's govern, as before approvalbot.
+    if approved is None or approved.content is None or approved.content == on_branch:
+        return Rules(on_branch)
+    drift = _config_drift(services, repo)
+    why = f"drift, commit {drift[:12]}" if drift else "not applied yet"
+    return Rules(
+        approved.content,
+        f"the rules on the default branch have unapproved changes ({why}); the last approved rules "
+        f"apply (commit {approved.commit_sha[:12]}). Revert the change, or approve it in a pull request.",
+    )
+
+
+def _config_drift(services: Services, repo: str) -> str | None:
+    """The newest drift commit of `repo` that changed `.approvalbot.yml`, if any was recorded."""
+    found = [
+        record.commit_sha
+        for record in services.store.drift()
+        if record.detail.get("repository") == repo and record.detail.get("config_changed")
+    ]
+    return found[-1] if found else None
 
 
 # --- the lock queue -----------------------------------------------------------------------------------
@@ -165,6 +207,7 @@ def _publish(
     plan: Plan,
     decision: Decision,
     config: RepoConfig | None,
+    rules_note: str | None = None,
 ) -> None:
     pull = snapshot.pull
     output = check_output(plan, decision)
@@ -172,7 +215,9 @@ def _publish(
         # Not a failure: a conflicted PR is still judged (GitHub itself blocks its merge), but the
         # reviewer should know the diff is the PR's own files, not GitHub's test merge.
         output = replace(output, summary=f"{output.summary}\n\n> **Note:** {snapshot.note}")
-    writer.publish_check(pull.head_sha, output)
+    if rules_note:
+        output = replace(output, summary=f"{output.summary}\n\n> **Rules:** {rules_note}")
+    writer.publish_check(pull.head_sha, output, snapshot.check_runs)
     writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
     writer.set_labels(pull.number, decision.labels, pull.labels)
     if decision.request:
@@ -242,7 +287,7 @@ def _notify(
             creators=tuple(sorted(_creators(snapshot.facts))),
             items=items,
             pr_number=pull.number,
-            pr_url=pr_url(ref),
+            pr_url=services.pr_url(ref.repo, ref.number),
             pr_title=pull.title,
             head_sha=pull.head_sha,
             feedback=recipients.feedback,
@@ -263,10 +308,6 @@ def _creators(facts: PullRequestFacts) -> set[str]:
     for commit in facts.commits:
         found.update(login for login in (commit.author, commit.committer, *commit.co_authors) if login)
     return {login for login in found if not login.endswith("[bot]")}
-
-
-def pr_url(ref: PullRef) -> str:
-    return f"https://github.com/{ref.repo}/pull/{ref.number}"
 
 
 def _audit(

@@ -19,14 +19,24 @@ from bot.adapters.github.source import CommitSnapshot, MergedPull
 from bot.adapters.github.writer import CheckOutput, Conclusion
 from bot.core.decision import Decision, DecisionState, decide
 from bot.core.facts import PullRequestFacts
-from bot.core.live import AuditEntry, AuditKind, LiveChange, change_for, to_jsonable
+from bot.core.live import (
+    ApprovedConfig,
+    AuditEntry,
+    AuditKind,
+    LiveChange,
+    PendingToggle,
+    change_for,
+    to_jsonable,
+)
 from bot.core.loading import load_resource
 from bot.core.model import Plan
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
+from bot.engine.evaluate import Rules, governing_rules
 from bot.engine.notify import send_notifications
 from bot.engine.services import PullRef, Services
+from bot.engine.toggle import resume_toggle
 
 log = logging.getLogger("approvalbot.merge")
 
@@ -58,6 +68,10 @@ def apply_commit(
 ) -> CommitResult:
     """Judge one commit of the default branch and apply it or record it as drift."""
     if services.store.is_applied(sha):
+        pending = services.store.pending_toggle(repo, sha)
+        if pending is not None:
+            # Applied, but the toggle's follow-up failed (or crashed) last time: finish it now.
+            resume_toggle(services, pending, installation=installation)
         return CommitResult(sha, Outcome.ALREADY_APPLIED, pr)
     if _already_drift(services, sha):
         # Judged once, on the facts as they stood: a replay must not apply it because of a review given
@@ -66,7 +80,9 @@ def apply_commit(
     source = services.source(repo, installation)
     commit = source.read_commit(sha)
     now = services.clock()
-    config, config_problems = parse_repo_config(commit.config_before)
+    # The rules are the last approved ones: a drift commit before this one must not have changed them.
+    rules = governing_rules(services, repo, commit.config_before)
+    config, config_problems = parse_repo_config(rules.content)
     plan = make_plan(commit.base, commit.head, commit.changes, config or _NO_CONFIG, now)
     merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
     number = merged.number if merged else None
@@ -77,7 +93,7 @@ def apply_commit(
     decision = decide(config, config_problems, plan, facts, now)
     ref = PullRef(repo, number or 0, installation)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
-        return _apply(services, ref, commit, plan, decision, config, merged)
+        return _apply(services, ref, commit, plan, decision, rules, merged)
     return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
 
 
@@ -99,7 +115,7 @@ def _apply(
     commit: CommitSnapshot,
     plan: Plan,
     decision: Decision,
-    config: RepoConfig | None,
+    rules: Rules,
     merged: MergedPull | None,
 ) -> CommitResult:
     changes = [
@@ -118,7 +134,30 @@ def _apply(
         )
         for c in changes
     ]
-    applied = services.store.apply_merge(commit.sha, merged.number if merged else None, changes, audit)
+    toggled = _toggle(rules.content, commit.config_after)
+    applied = services.store.apply_merge(
+        commit.sha,
+        merged.number if merged else None,
+        changes,
+        audit,
+        approved_config=(
+            ApprovedConfig(ref.repo, commit.sha, commit.config_after)
+            if commit.config_after != commit.config_before
+            else None
+        ),
+        toggle=(
+            PendingToggle(
+                ref.repo,
+                commit.sha,
+                toggled.approvals.enabled,
+                commit.config_after or b"",
+                rules.content,
+                actor=_actor(commit, merged),
+            )
+            if toggled is not None
+            else None
+        ),
+    )
     if not applied:
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
     _deliver_to_targets(services, ref, commit.sha, changes)
@@ -130,7 +169,7 @@ def _apply(
             summary="\n".join(f"- `{c.key}`: {c.action.label}" for c in changes) or "Nothing to apply.",
         ),
     )
-    return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, _toggle(commit))
+    return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, toggled)
 
 
 def _drift(
@@ -150,6 +189,8 @@ def _drift(
         "state": decision.state.value,
         "reasons": why,
         "resources": [str(a.key) for a in plan.actions],
+        # Evaluations name this commit when they keep the last approved rules instead of its own.
+        "config_changed": commit.config_after != commit.config_before,
     }
     number = merged.number if merged else None
     if services.store.record_drift(commit.sha, detail):
@@ -187,6 +228,7 @@ def _drift(
                     actor=_actor(commit, merged),
                     items=tuple(ChangeItem(a.key, a.action, a.pending_state) for a in plan.actions),
                     pr_number=number,
+                    pr_url=services.pr_url(ref.repo, number) if number else None,
                     pr_title=merged.title if merged else None,
                     head_sha=commit.sha,
                 ),
@@ -282,10 +324,11 @@ def _deliver_to_targets(services: Services, ref: PullRef, sha: str, changes: lis
         )
 
 
-def _toggle(commit: CommitSnapshot) -> RepoConfig | None:
-    """The config after this commit, when the commit turned approvals.enabled on or off."""
-    before, _ = parse_repo_config(commit.config_before)
-    after, _ = parse_repo_config(commit.config_after)
+def _toggle(governing: bytes | None, config_after: bytes | None) -> RepoConfig | None:
+    """The config after this commit, when it turned approvals.enabled on or off compared with the
+    rules that governed before it (the approved ones, not a drifted file)."""
+    before, _ = parse_repo_config(governing)
+    after, _ = parse_repo_config(config_after)
     if before is None or after is None or before.approvals.enabled == after.approvals.enabled:
         return None
     return after

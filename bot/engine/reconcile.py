@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.core.live import AuditEntry, AuditKind, LiveChange
+from bot.core.live import ApprovedConfig, AuditEntry, AuditKind, LiveChange
 from bot.core.loading import load_resource
 from bot.core.model import Action, Status
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
@@ -20,6 +20,7 @@ from bot.core.tree import Tree
 from bot.core.validate import resource_paths
 from bot.engine.merge import CommitResult, apply_commit
 from bot.engine.services import PullRef, Services
+from bot.engine.toggle import resume_toggles
 
 log = logging.getLogger("approvalbot.reconcile")
 
@@ -32,6 +33,7 @@ class ReconcileResult:
     baseline: str | None  # the commit taken as the starting live state, when there was none
     results: tuple[CommitResult, ...] = ()
     released: tuple[int, ...] = ()  # PRs whose stale locks were released
+    toggles: tuple[str, ...] = ()  # commits whose pending toggle was finished
 
 
 def reconcile(services: Services, repo: str, *, installation: int | None = None) -> ReconcileResult:
@@ -52,12 +54,20 @@ def reconcile(services: Services, repo: str, *, installation: int | None = None)
     results = tuple(
         apply_commit(services, repo, sha, installation=installation) for sha in reversed(unapplied)
     )
-    return ReconcileResult(repo, baseline, results, release_stale_locks(services, repo, installation))
+    # Toggles applied here, or whose follow-up failed after an earlier apply, are finished now.
+    toggles = tuple(resume_toggles(services, repo, installation=installation))
+    released = release_stale_locks(services, repo, installation)
+    return ReconcileResult(repo, baseline, results, released, toggles)
 
 
 def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
-    """Record every valid resource of `tree` as live, keyed by `sha`; False if it was already taken."""
-    config, _ = parse_repo_config(tree.read(CONFIG_PATH))
+    """Record every valid resource of `tree` as live, keyed by `sha`; False if it was already taken.
+
+    Its `.approvalbot.yml`, when valid, becomes the approved rules: what was there before the bot
+    arrived is taken as agreed, like the resources.
+    """
+    raw_config = tree.read(CONFIG_PATH)
+    config, _ = parse_repo_config(raw_config)
     if config is None:
         log.warning("%s: no valid %s at %s; baseline taken with no resources", repo, CONFIG_PATH, sha[:12])
         return services.store.apply_merge(sha, None, [], [])
@@ -81,7 +91,8 @@ def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
         )
         for c in changes
     ]
-    return services.store.apply_merge(sha, None, changes, audit)
+    approved = ApprovedConfig(repo, sha, raw_config)
+    return services.store.apply_merge(sha, None, changes, audit, approved_config=approved)
 
 
 def _baseline_action(status: Status) -> Action:

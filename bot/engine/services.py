@@ -16,7 +16,7 @@ from typing import Protocol
 
 from github import Github
 
-from bot.adapters.github.client import ClientSettings, app_client, token_client
+from bot.adapters.github.client import DEFAULT_BASE_URL, ClientSettings, app_client, token_client
 from bot.adapters.github.source import PullRequestSource
 from bot.adapters.github.writer import PullRequestWriter
 from bot.adapters.store import Store
@@ -47,6 +47,7 @@ class TokenAccess:
 
     def __init__(self, token: str, settings: ClientSettings | None = None) -> None:
         self._gh = token_client(token, settings)
+        self.base_url = (settings or ClientSettings()).base_url
 
     def client(self, installation: int | None) -> Github:
         return self._gh
@@ -59,6 +60,7 @@ class AppAccess:
         self.app_id = app_id
         self._key = private_key
         self._settings = settings
+        self.base_url = (settings or ClientSettings()).base_url
         self._clients: dict[int, Github] = {}
         self._lock = threading.Lock()
 
@@ -75,6 +77,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def web_url(api_url: str) -> str:
+    """The web address of the GitHub an API base URL belongs to, for links people open.
+
+    api.github.com → https://github.com; GitHub Enterprise's https://HOST/api/v3 → https://HOST;
+    anything else (the emulator, a proxy serving both) is taken as its own web address.
+    """
+    base = api_url.rstrip("/")
+    scheme, sep, rest = base.partition("://")
+    host, _, path = rest.partition("/")
+    if sep and host.lower() == "api.github.com" and not path:
+        return f"{scheme}://github.com"
+    if sep and path.lower() == "api/v3":
+        return f"{scheme}://{host}"
+    return base
+
+
 @dataclass
 class Services:
     github: GitHubAccess
@@ -87,6 +105,17 @@ class Services:
     # Schedules a re-evaluation of another PR (through the job queue, keeping per-PR order).
     requeue: Callable[[PullRef], None] | None = None
     teams_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where people open GitHub (links in emails and comments); derived from the API base URL when None.
+    web_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.web_url is None:
+            # Accesses built here know their API base URL; a test double that does not is github.com.
+            self.web_url = web_url(str(getattr(self.github, "base_url", DEFAULT_BASE_URL)))
+
+    def pr_url(self, repo: str, number: int) -> str:
+        """The web page of pull request `number` of `repo`."""
+        return f"{self.web_url}/{repo}/pull/{number}"
 
     def source(self, ref: PullRef | str, installation: int | None = None) -> PullRequestSource:
         repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)

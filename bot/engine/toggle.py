@@ -14,7 +14,7 @@ when, under the rules in force before the toggle, it submitted a request (what t
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.adapters.github.source import (
@@ -26,12 +26,11 @@ from bot.adapters.github.source import (
 )
 from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter
 from bot.core.decision import DecisionState, decide
-from bot.core.live import AuditEntry, AuditKind
+from bot.core.live import AuditEntry, AuditKind, PendingToggle
 from bot.core.notifications import NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import RepoConfig, parse_repo_config
 from bot.core.tree import ChangeType, FileChange
-from bot.engine.evaluate import pr_url
 from bot.engine.notify import send_notifications
 from bot.engine.services import PullRef, Services
 
@@ -59,14 +58,20 @@ def on_toggle(
     installation: int | None = None,
     actor: str | None = None,
 ) -> list[int]:
-    """Revert (disable) or re-check (enable) open PRs; returns the PR numbers acted on."""
+    """Revert (disable) or re-check (enable) open PRs; returns the PR numbers acted on.
+
+    The apply recorded the toggle as pending; it is finished only once everything here ran, so a
+    failure midway is taken up again by the next apply of the commit or by reconcile (`resume_toggle`).
+    Each revert comment and each email is claimed once, so taking it up again repeats none of them.
+    """
     source = services.source(repo, installation)
+    pending = services.store.pending_toggle(repo, sha)
     if enabled:
         numbers = source.open_pull_numbers()
         for number in numbers:
             services.reevaluate(PullRef(repo, number, installation))
     else:
-        numbers = _revert_requests(services, source, repo, installation, sha)
+        numbers = _revert_requests(services, source, repo, installation, sha, pending)
     services.store.audit(
         AuditEntry(
             AuditKind.TOGGLE,
@@ -89,13 +94,49 @@ def on_toggle(
             repository=repo,
             actor=actor,
             pr_number=merged.number if merged else None,
-            pr_url=pr_url(PullRef(repo, merged.number)) if merged else None,
+            pr_url=services.pr_url(repo, merged.number) if merged else None,
             pr_title=merged.title if merged else None,
             head_sha=sha,
         ),
         _team_members(source, config),
     )
+    services.store.finish_toggle(repo, sha)
     return numbers
+
+
+def resume_toggle(
+    services: Services, pending: PendingToggle, *, installation: int | None = None
+) -> list[int]:
+    """Finish a toggle whose follow-up did not complete (the store kept it pending)."""
+    config, problems = parse_repo_config(pending.config_after)
+    if config is None:
+        # Cannot happen for a recorded toggle (it was parsed to be detected); never retry it forever.
+        log.error(
+            "%s: pending toggle at %s has unreadable rules: %s",
+            pending.repository,
+            pending.commit_sha[:12],
+            "; ".join(str(p) for p in problems),
+        )
+        services.store.finish_toggle(pending.repository, pending.commit_sha)
+        return []
+    log.info("%s: finishing the toggle of %s", pending.repository, pending.commit_sha[:12])
+    return on_toggle(
+        services,
+        pending.repository,
+        pending.enabled,
+        config,
+        pending.commit_sha,
+        installation=installation,
+        actor=pending.actor,
+    )
+
+
+def resume_toggles(services: Services, repo: str, *, installation: int | None = None) -> list[str]:
+    """Finish every pending toggle of `repo`, oldest first; returns their commit shas."""
+    pending = services.store.pending_toggles(repo)
+    for toggle in pending:
+        resume_toggle(services, toggle, installation=installation)
+    return [toggle.commit_sha for toggle in pending]
 
 
 def _merged_pull(source: PullRequestSource, sha: str) -> MergedPull | None:
@@ -109,7 +150,12 @@ def _merged_pull(source: PullRequestSource, sha: str) -> MergedPull | None:
 
 
 def _revert_requests(
-    services: Services, source: PullRequestSource, repo: str, installation: int | None, sha: str
+    services: Services,
+    source: PullRequestSource,
+    repo: str,
+    installation: int | None,
+    sha: str,
+    pending: PendingToggle | None,
 ) -> list[int]:
     """Convert every open ready PR that held resources to draft; returns those reverted."""
     held = {lock.pr_number for lock in services.store.locks()}
@@ -118,7 +164,9 @@ def _revert_requests(
     reverted: list[int] = []
     for number in sorted(held | set(source.open_pull_numbers())):
         try:
-            snapshot = source.read(number)
+            # The merge view, as evaluate_pull judged the PR: its own change, not a stale branch's
+            # apparent reverts of what reached the base since it was cut.
+            snapshot = source.read(number, merged=True)
             pull = snapshot.pull
             if pull.state != "open":
                 services.store.release_locks(number)
@@ -126,7 +174,7 @@ def _revert_requests(
             if pull.draft:
                 continue
             if number not in held:
-                before = before or [_before(source, sha)]
+                before = before or [_before(source, sha, pending)]
                 if before[0] is None or not _requested_approval(services, snapshot, before[0]):
                     continue
             services.store.release_locks(number)
@@ -171,23 +219,57 @@ class _Before:
     tree: GitHubTree
 
 
-def _before(source: PullRequestSource, sha: str) -> _Before | None:
+def _before(source: PullRequestSource, sha: str, pending: PendingToggle | None) -> _Before | None:
     commit = source.read_commit(sha)
-    rules, _ = parse_repo_config(commit.config_before)
+    # The rules that governed: the approved ones the apply recorded, not a drifted first parent's file.
+    raw = pending.config_before if pending is not None else commit.config_before
+    rules, _ = parse_repo_config(raw)
     return _Before(rules, commit.base) if rules is not None else None
 
 
 def _requested_approval(services: Services, snapshot: PullRequestSnapshot, before: _Before) -> bool:
     """Whether the PR held resources just before the toggle: judged as evaluate_pull judged it then,
-    against the default branch as it was (the snapshot's base already carries the toggle)."""
+    against the default branch as it was (the snapshot's base already carries the toggle).
+
+    The PR's own change is the merge view's (`snapshot.changes`, against today's base), laid over the
+    tree before the toggle. Neither tree alone will do: the PR head's own tree would count everything
+    that reached the base since the branch was cut as the PR reverting it, and the merge view compared
+    with the tree before the toggle would count the toggle's own `.approvalbot.yml` edit as the PR's.
+    """
     now = services.clock()
-    changes = _changes(before.tree, snapshot.head)
-    plan = make_plan(before.tree, snapshot.head, changes, before.rules, now)
+    head = _Overlay(before.tree, snapshot.head, snapshot.changes)
+    plan = make_plan(before.tree, head, _changes(before.tree, head), before.rules, now)
     decision = decide(before.rules, (), plan, snapshot.facts, now)
     return decision.state not in _HOLDS_NOTHING
 
 
-def _changes(base: GitHubTree, head: GitHubTree) -> tuple[FileChange, ...]:
+class _Overlay:
+    """`base` with the files of `changes` as `head` has them (a `Tree`, with blob shas for diffing)."""
+
+    def __init__(self, base: GitHubTree, head: GitHubTree, changes: Iterable[FileChange]) -> None:
+        self._base = base
+        self._head = head
+        self._changed = {path for change in changes for path in change.paths}
+
+    def paths(self) -> Sequence[str]:
+        kept = [p for p in self._base.paths() if p not in self._changed]
+        return sorted(kept + [p for p in self._changed if self._head.blob_sha(p) is not None])
+
+    def read(self, path: str) -> bytes | None:
+        return (self._head if path in self._changed else self._base).read(path)
+
+    def blob_sha(self, path: str) -> str | None:
+        return (self._head if path in self._changed else self._base).blob_sha(path)
+
+    def mentioning(self, word: str, paths: Iterable[str]) -> list[str]:
+        wanted = list(paths)
+        mine = [p for p in wanted if p in self._changed]
+        return self._head.mentioning(word, mine) + self._base.mentioning(
+            word, [p for p in wanted if p not in self._changed]
+        )
+
+
+def _changes(base: GitHubTree, head: GitHubTree | _Overlay) -> tuple[FileChange, ...]:
     """Changed files by blob sha (no content is read)."""
     before, after = set(base.paths()), set(head.paths())
     changes = [FileChange(ChangeType.ADDED, p) for p in after - before]

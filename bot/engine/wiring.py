@@ -9,7 +9,9 @@ from datetime import datetime
 from bot.adapters.github.client import ClientSettings
 from bot.adapters.smtp import SmtpMailer
 from bot.adapters.store import Store
-from bot.adapters.targets import TargetPublisher
+from bot.adapters.targets import SlackNotifier, TargetPublisher
+from bot.core.notifications import Notifier
+from bot.engine.notify import FanOut
 from bot.engine.services import AppAccess, GitHubAccess, Services, TokenAccess, utcnow
 from bot.settings import Settings
 
@@ -44,16 +46,28 @@ def build_services(
     clock: Callable[[], datetime] = utcnow,
 ) -> Services:
     store = store or Store.from_url(settings.database_url)
-    notifier = (
-        SmtpMailer.from_url(settings.smtp_url, settings.smtp_from, claim=store.claim_notification)
-        if settings.smtp_url
-        else None
-    )
     return Services(
         github=github or github_access(settings, token),
         store=store,
         clock=clock,
-        notifier=notifier,
+        notifier=notifier(settings, store),
         targets=TargetPublisher(settings.targets) if settings.targets else None,
         app_id=int(settings.app_id) if settings.app_id else None,
     )
+
+
+def notifier(settings: Settings, store: Store) -> Notifier | None:
+    """Email when SMTP_URL is set, a chat webhook when APPROVALBOT_SLACK_WEBHOOK_URL is, or both.
+
+    Claims live in the store, so a redelivered event sends nothing twice across processes; a send that
+    finally failed releases its claim, so a later event may try again.
+    """
+    once = {"claim": store.claim_notification, "release": store.release_notification}
+    channels: list[Notifier] = []
+    if settings.smtp_url:
+        channels.append(SmtpMailer.from_url(settings.smtp_url, settings.smtp_from, **once))
+    if settings.slack_webhook_url:
+        channels.append(SlackNotifier(settings.slack_webhook_url, **once))
+    if not channels:
+        return None
+    return channels[0] if len(channels) == 1 else FanOut(*channels)

@@ -147,14 +147,6 @@ def test_a_crash_mid_merge_is_caught_up_by_reconcile_once(box: Sandbox) -> None:
     _assert_applied_once(box, sha, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug outside tests/apply: a delivery whose job failed stays recorded (bot/web/webhook.py records it "
-        "before queueing; bot/queue.py only logs the failure), so GitHub's Redeliver is answered "
-        "'replay ignored' and the crashed merge is only caught up by reconcile"
-    ),
-)
 def test_a_crash_mid_merge_is_retried_by_githubs_redeliver(box: Sandbox) -> None:
     sha, _, before = _crash_the_merge(box)
     push = next(d for d in box.emulator.webhooks.of("push") if d.payload["after"] == sha)

@@ -145,7 +145,8 @@ class MailWorld:
         return {CONFIG: text.replace(old, new, 1)}
 
     def pr_url(self, number: int) -> str:
-        return f"https://github.com/{self.box.repo}/pull/{number}"
+        # The emulator serves its web pages where its API is (no /api/v3 prefix): links point there.
+        return f"{self.box.emulator.urls.web}/{self.box.repo}/pull/{number}"
 
 
 def with_team_email(files: Mapping[str, bytes]) -> dict[str, bytes]:

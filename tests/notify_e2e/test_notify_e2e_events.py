@@ -217,10 +217,6 @@ def test_an_unapproved_merge_alerts_the_admins_and_is_not_applied(world: MailWor
     assert any("**Not applied.**" in c.body for c in world.box.comments(number))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/engine/merge.py _drift builds the BYPASS NotificationRequest without pr_url (no link)",
-)
 def test_the_bypass_alert_links_to_the_merged_pr(world: MailWorld) -> None:
     number = world.pause_web()
     world.box.drain()

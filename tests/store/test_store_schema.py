@@ -87,7 +87,7 @@ def test_a_version_2_database_gains_the_pull_heads_table_and_keeps_its_data(stor
     assert version_of(store_url) == 2
     store = Store.from_url(store_url)
     try:
-        assert version_of(store_url) == LATEST == 3
+        assert version_of(store_url) == LATEST
         assert store.lock_holder(key) is not None  # the old rows are still there
         seen = datetime(2030, 1, 1, tzinfo=UTC)
         head = store.record_head("acme/x", 3, "a" * 40, pusher="bob", seen_at=seen)

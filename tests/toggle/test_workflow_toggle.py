@@ -20,8 +20,11 @@ from notify_e2e_support import (
     with_team_email,
 )
 
+import bot.engine.toggle as toggle_module
 from bot.core.live import AuditKind
 from bot.core.model import Kind, ResourceKey, Status
+from bot.engine.merge import Outcome, apply_commit
+from bot.engine.reconcile import reconcile
 from bot.engine.toggle import REVERTED
 from bot.sandbox import sample_files
 
@@ -208,11 +211,6 @@ def test_team_members_with_an_email_are_told_of_the_toggle() -> None:
         assert web.rcpt == frozenset(WEB_ADMINS_AND_APPROVERS | {TEAM_MEMBER_EMAIL})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unapproved (drift) commit's .approvalbot.yml is still the rules evaluate_pull and "
-    "apply_commit read from the default branch: a direct push of enabled: false turns approvals off",
-)
 def test_a_toggle_pushed_directly_is_drift_and_approvals_stay_on(world: MailWorld) -> None:
     box = world.box
     number = world.pause_web()
@@ -229,3 +227,126 @@ def test_a_toggle_pushed_directly_is_drift_and_approvals_stay_on(world: MailWorl
     box.driver.merge(box.repo, number, "carol-contrib")
     box.drain()
     assert box.live(WEB_TEST).status is Status.RUNNING
+
+
+def test_the_direct_push_is_named_in_the_check_and_an_approved_fix_restores_the_rules(
+    world: MailWorld,
+) -> None:
+    box = world.box
+    number = world.pause_web()
+    box.drain()
+    sha = box.driver.push(
+        box.repo, box.github.default_branch, world.toggle_config(False), author="carol-contrib"
+    )
+    box.drain()
+
+    summary = box.check(number).summary or ""
+    assert "the rules on the default branch have unapproved changes" in summary
+    assert f"drift, commit {sha[:12]}" in summary and "the last approved rules apply" in summary
+    approved = box.store.approved_config(box.repo)
+    assert approved is not None and approved.commit_sha != sha
+    assert approved.content != box.file(".approvalbot.yml").encode()
+
+    # An admin-approved PR reverting the push restores the rules: it is the approved commit now, and it
+    # is no toggle (approvals were never off), though its first parent said `enabled: false`.
+    _, merged = _merge_toggle(world, enabled=True)
+    approved = box.store.approved_config(box.repo)
+    assert approved is not None and approved.commit_sha == merged
+    assert approved.content == box.file(".approvalbot.yml").encode()
+    assert "unapproved changes" not in (box.check(number).summary or "")
+    assert box.check(number).conclusion == "action_required"
+    assert not [e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]
+    assert world.mails("workflow_enabled") == []
+
+
+def test_a_toggle_whose_follow_up_failed_is_finished_by_reconcile(
+    world: MailWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = world.box
+    web, mobile = _pending_pair(world)
+    real = toggle_module._revert_requests
+    failures: list[str] = []
+
+    def fail_once(*args: object, **kwargs: object) -> list[int]:
+        if not failures:
+            failures.append("failed")
+            raise RuntimeError("GitHub went away mid-toggle")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(toggle_module, "_revert_requests", fail_once)
+    _, sha = _merge_toggle(world, enabled=False)
+
+    assert failures == ["failed"]
+    assert [p.commit_sha for p in box.store.pending_toggles(box.repo)] == [sha]
+    assert not box.pull(web).draft and world.mails("workflow_disabled") == []
+
+    result = reconcile(box.services, box.repo)
+
+    assert result.toggles == (sha,)
+    assert box.store.pending_toggles(box.repo) == []
+    for number in (web, mobile):
+        assert box.pull(number).draft
+        assert len([c for c in box.comments(number) if REVERT_HEADLINE in c.body]) == 1
+    assert len(world.recipients("workflow_disabled")) == 2
+    # Finished once: a second reconcile (or a replayed apply) repeats nothing.
+    assert reconcile(box.services, box.repo).toggles == ()
+    assert apply_commit(box.services, box.repo, sha).outcome is Outcome.ALREADY_APPLIED
+    assert len(world.mails("workflow_disabled")) == 2
+    assert len([e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]) == 1
+
+
+def test_a_replayed_apply_finishes_a_toggle_whose_emails_failed(
+    world: MailWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = world.box
+    web, _ = _pending_pair(world)
+    real = toggle_module.send_notifications
+    failures: list[str] = []
+
+    def fail_once(*args: object, **kwargs: object) -> None:
+        if not failures:
+            failures.append("failed")
+            raise ConnectionError("SMTP server unreachable")
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(toggle_module, "send_notifications", fail_once)
+    _, sha = _merge_toggle(world, enabled=False)
+    assert failures == ["failed"] and world.mails("workflow_disabled") == []
+    assert box.pull(web).draft  # the reverts went through before the emails failed
+
+    result = apply_commit(box.services, box.repo, sha)
+
+    assert result.outcome is Outcome.ALREADY_APPLIED and result.toggled is None
+    assert box.store.pending_toggles(box.repo) == []
+    assert len(world.recipients("workflow_disabled")) == 2
+    assert len([c for c in box.comments(web) if REVERT_HEADLINE in c.body]) == 1  # not reverted twice
+
+
+def test_a_stale_branch_is_judged_on_its_own_change_not_on_what_reached_the_base_since(
+    world: MailWorld,
+) -> None:
+    box = world.box
+    draft_test = ResourceKey("mobile", Kind.EXPERIMENT, "paywall_copy_test")
+    stale = world.open_pr(
+        "ivan-contrib",
+        world.edit(draft_test, "status: draft", "status: draft\n# copy reviewed"),
+        title="Edit a draft test",
+    )
+    box.drain()
+    # Since the branch was cut, an approved PR paused the web test: the stale branch still says running,
+    # which its own head tree would show as a resume needing approval, though the PR never asked for one.
+    paused = world.pause_web()
+    box.drain()
+    box.driver.review(box.repo, paused, "bob-approver", "APPROVE")
+    box.drain()
+    box.driver.merge(box.repo, paused, ADMIN)
+    box.drain()
+    assert box.live(WEB_TEST).status is Status.PAUSED
+    assert box.check(stale).conclusion == "success"
+
+    _merge_toggle(world, enabled=False)
+
+    assert box.pull(stale).draft is False
+    assert not [c for c in box.comments(stale) if REVERT_HEADLINE in c.body]
+    toggles = [e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]
+    assert toggles[0].detail["reverted"] == []

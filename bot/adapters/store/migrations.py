@@ -36,7 +36,17 @@ def _v3_pull_heads(conn: Connection) -> None:
     t.pull_heads.create(conn)
 
 
-MIGRATIONS: Sequence[Migration] = (_v1_live_and_audit, _v2_locks_notifications_drift, _v3_pull_heads)
+def _v4_approved_configs_pending_toggles(conn: Connection) -> None:
+    for table in (t.approved_configs, t.pending_toggles):
+        table.create(conn)
+
+
+MIGRATIONS: Sequence[Migration] = (
+    _v1_live_and_audit,
+    _v2_locks_notifications_drift,
+    _v3_pull_heads,
+    _v4_approved_configs_pending_toggles,
+)
 LATEST = len(MIGRATIONS)
 
 

@@ -36,12 +36,14 @@ from bot.adapters.store.database import (
 )
 from bot.adapters.store.migrations import migrate
 from bot.core.live import (
+    ApprovedConfig,
     AuditEntry,
     AuditKind,
     DriftRecord,
     LiveChange,
     LiveRecord,
     Lock,
+    PendingToggle,
     PullHead,
     Transition,
     advance,
@@ -114,6 +116,18 @@ class Store:
         with self._write() as conn:
             return _insert_if_absent(conn, t.notifications, {"key": key, "claimed_at": self._clock()})
 
+    def forget_delivery(self, delivery_id: str) -> bool:
+        """Delete the record of webhook `delivery_id` so a redelivery is processed again (its job
+        failed); True when there was one."""
+        with self._write() as conn:
+            deleted = conn.execute(delete(t.deliveries).where(t.deliveries.c.delivery_id == delivery_id))
+            return bool(deleted.rowcount)
+
+    def release_notification(self, key: str) -> bool:
+        """Delete claim `key` so a later event may send what failed to go out; True when it was held."""
+        with self._write() as conn:
+            return bool(conn.execute(delete(t.notifications).where(t.notifications.c.key == key)).rowcount)
+
     def delivery_received_at(self, delivery_id: str) -> datetime | None:
         """When webhook `delivery_id` arrived (recorded by `record_delivery`), None when never seen."""
         col = t.deliveries.c
@@ -167,10 +181,15 @@ class Store:
         audit: Sequence[AuditEntry],
         *,
         after_each: ResourceHook | None = None,
+        approved_config: ApprovedConfig | None = None,
+        toggle: PendingToggle | None = None,
     ) -> bool:
         """Apply a merge's changes and audit entries in one transaction; False (and nothing done) on replay.
 
-        Audit entries without a commit or PR number get this merge's.
+        Audit entries without a commit or PR number get this merge's. In the same transaction:
+        `approved_config` becomes its repository's approved rules, and `toggle` is recorded as pending
+        (until `finish_toggle`), so a crash can neither apply a toggle and lose its follow-up nor
+        apply new rules without making them the approved ones.
         """
         now = self._clock()
         with self._write() as conn:
@@ -186,6 +205,10 @@ class Store:
             entries = [_with_commit(entry, merge_sha, pr_number) for entry in audit]
             if entries:
                 conn.execute(t.audit_log.insert(), [_audit_row(e, now) for e in entries])
+            if approved_config is not None:
+                _write_approved_config(conn, approved_config, now)
+            if toggle is not None:
+                _insert_if_absent(conn, t.pending_toggles, _toggle_row(toggle, now))
             return True
 
     def is_applied(self, merge_sha: str) -> bool:
@@ -253,6 +276,41 @@ class Store:
                 conn.execute(t.audit_log.insert().values(**_audit_row(_clock_audit(step, now), now)))
                 done.append(step)
         return done
+
+    # -- the approved rules and pending toggles --
+
+    def approved_config(self, repository: str) -> ApprovedConfig | None:
+        """The repository's last approved `.approvalbot.yml`; None before any baseline recorded one."""
+        ac = t.approved_configs
+        with self._engine.connect() as conn:
+            row = conn.execute(select(ac).where(ac.c.repository == repository)).first()
+        if row is None:
+            return None
+        return ApprovedConfig(row.repository, row.commit_sha, _bytes(row.content), row.updated_at)
+
+    def set_approved_config(self, config: ApprovedConfig) -> None:
+        """Make `config` its repository's approved rules (outside a merge: tests, an operator's repair)."""
+        with self._write() as conn:
+            _write_approved_config(conn, config, self._clock())
+
+    def pending_toggles(self, repository: str | None = None) -> list[PendingToggle]:
+        """Applied toggles whose follow-up has not completed, oldest first."""
+        pt = t.pending_toggles
+        query = select(pt).order_by(pt.c.recorded_at, pt.c.commit_sha)
+        if repository is not None:
+            query = query.where(pt.c.repository == repository)
+        with self._engine.connect() as conn:
+            return [_pending_toggle(row) for row in conn.execute(query)]
+
+    def pending_toggle(self, repository: str, commit_sha: str) -> PendingToggle | None:
+        return next((p for p in self.pending_toggles(repository) if p.commit_sha == commit_sha), None)
+
+    def finish_toggle(self, repository: str, commit_sha: str) -> bool:
+        """The toggle's follow-up completed; True when it was pending."""
+        pt = t.pending_toggles
+        with self._write() as conn:
+            where = and_(pt.c.repository == repository, pt.c.commit_sha == commit_sha)
+            return bool(conn.execute(delete(pt).where(where)).rowcount)
 
     # -- audit --
 
@@ -392,6 +450,42 @@ def _upsert_live(dialect: str) -> Insert:
             "updated_at": excluded.updated_at,
         },
     )
+
+
+def _write_approved_config(conn: Connection, config: ApprovedConfig, now: datetime) -> None:
+    ac = t.approved_configs
+    values = {"commit_sha": config.commit_sha, "content": config.content, "updated_at": config.at or now}
+    statement = _insert(conn)(ac).values(repository=config.repository, **values)
+    conn.execute(statement.on_conflict_do_update(index_elements=["repository"], set_=values))  # type: ignore[attr-defined]
+
+
+def _toggle_row(toggle: PendingToggle, now: datetime) -> dict[str, Any]:
+    return {
+        "repository": toggle.repository,
+        "commit_sha": toggle.commit_sha,
+        "enabled": toggle.enabled,
+        "config_after": toggle.config_after,
+        "config_before": toggle.config_before,
+        "actor": toggle.actor,
+        "recorded_at": toggle.at or now,
+    }
+
+
+def _pending_toggle(row: Row[Any]) -> PendingToggle:
+    return PendingToggle(
+        row.repository,
+        row.commit_sha,
+        bool(row.enabled),
+        _bytes(row.config_after) or b"",
+        _bytes(row.config_before),
+        row.actor,
+        row.recorded_at,
+    )
+
+
+def _bytes(value: Any) -> bytes | None:
+    # psycopg hands bytea back as memoryview.
+    return None if value is None else bytes(value)
 
 
 def _lock_key(merge_sha: str) -> int:

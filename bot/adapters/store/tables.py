@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -144,6 +146,27 @@ pull_heads = Table(
     Column("head_sha", Sha, primary_key=True),
     Column("pusher", Name),
     Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+approved_configs = Table(
+    "approved_configs",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("commit_sha", Sha, nullable=False),
+    Column("content", LargeBinary),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+pending_toggles = Table(
+    "pending_toggles",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("commit_sha", Sha, primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("config_after", LargeBinary, nullable=False),
+    Column("config_before", LargeBinary),
+    Column("actor", Name),
+    Column("recorded_at", UtcDateTime, nullable=False),
 )
 
 audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
