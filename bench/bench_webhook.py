@@ -11,7 +11,9 @@ in GITHUB-FIDELITY.md was measured with LOG_LEVEL=warn.
     apt-get install -y wrk            # Debian package
     python bench/bench_webhook.py [--duration 10] [--connections 32] [--threads 2]
 
-Prints requests/s and p50/p99 latency of the 202s for each load shape, and fails if any answer was not 202.
+Prints requests/s and p50/p99 latency of the 202s for each load shape, and the server's CPU time per
+request (user + system of gunicorn and its worker, from /proc on Linux): on a shared box requests/s moves
+with the neighbours' load, CPU per request much less. Fails if any answer was not 202.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +95,11 @@ class Result:
     p99_ms: float
     not_202: int
     errors: int
+    cpu_ms: float | None = None  # server CPU per request
+
+    @property
+    def cpu(self) -> str:
+        return "n/a" if self.cpu_ms is None else f"{self.cpu_ms:.2f} ms"
 
     @property
     def rps(self) -> float:
@@ -156,6 +163,23 @@ def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not become healthy within 60 s")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of `pid` and its descendants (gunicorn's worker is a child); None off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; utime, stime are fields 14, 15
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    below = [cpu_seconds(child) for child in children]
+    return own + sum(b for b in below if b is not None)
+
+
 def run_wrk(url: str, lua: Path, threads: int, connections: int, duration: int) -> Result:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(lua), "--latency", url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
@@ -199,17 +223,22 @@ def main() -> int:
             for run, (threads, connections) in enumerate(shapes):
                 lua = tmp / f"run{run}.lua"
                 lua.write_text(LUA % {"body": tmp / "pr.body", "signature": signature, "run": f"r{run}"})
-                results.append(run_wrk(url, lua, threads, connections, args.duration))
+                before = cpu_seconds(server.pid)
+                result = run_wrk(url, lua, threads, connections, args.duration)
+                after = cpu_seconds(server.pid)
+                if before is not None and after is not None and result.requests:
+                    result = replace(result, cpu_ms=(after - before) * 1000 / result.requests)
+                results.append(result)
         finally:
             server.terminate()
             server.wait(30)
     print(f"body: {len(payload):,} bytes, pull_request.labeled (ignored by the bot), signed HMAC-SHA256")
-    print("| load | requests | req/s | p50 | p99 | not 202 | socket errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| load | requests | req/s | p50 | p99 | server CPU/request | not 202 | socket errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r.shape} | {r.requests:,} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
-            f"| {r.not_202} | {r.errors} |"
+            f"| {r.cpu} | {r.not_202} | {r.errors} |"
         )
     print("Probot 14.3.2, LOG_LEVEL=warn, same 2-CPU box (GITHUB-FIDELITY.md):")
     print("  wrk -t2 -c32 10s: 2,581-2,752 req/s, p50 10.8-11.3 ms, p99 37.5-52.4 ms")

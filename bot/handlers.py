@@ -180,6 +180,8 @@ def handle(services: Services, job: Job) -> Evaluation | None:
     if handler is None:
         log.debug("delivery %s: %s ignored", job.delivery_id, job.event)
         return None
-    if job.event == "pull_request":
+    if job.event == "pull_request" and job.payload.get("action") in HEAD_ACTIONS:
+        # Only a new head needs the webhook's arrival time (when the bot first saw it): one read fewer
+        # for every other pull_request delivery.
         return on_pull_request(services, job.payload, services.store.delivery_received_at(job.delivery_id))
     return handler(services, job.payload)

@@ -106,10 +106,17 @@ class Store:
 
     def record_delivery(self, delivery_id: str, event: str) -> bool:
         """True the first time `delivery_id` is seen; False on every redelivery."""
-        with self._write() as conn:
-            return _insert_if_absent(
-                conn, t.deliveries, {"delivery_id": delivery_id, "event": event, "received_at": self._clock()}
-            )
+        # Every webhook waits on this before its 202, so it skips the Core statement and the Connection
+        # (~0.7 ms → ~0.15 ms a delivery on SQLite): one fixed statement on a pooled driver connection.
+        dialect = self._engine.dialect
+        bind = t.deliveries.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
+        received_at = self._clock()
+        row = (delivery_id, event, bind(received_at) if bind else received_at)
+        mutex: AbstractContextManager[Any] = (
+            self._write_mutex if self._write_mutex is not None else nullcontext()
+        )
+        with mutex:
+            return _insert_delivery(self._engine, _delivery_insert(dialect.paramstyle), row)
 
     def claim_notification(self, key: str) -> bool:
         """True the first time `key` is claimed: the caller sends the email; False: already sent."""
@@ -415,6 +422,40 @@ def _insert_if_absent(
     elements = list(conflict or [c.name for c in table.primary_key.columns])
     statement = _insert(conn)(table).values(**values).on_conflict_do_nothing(index_elements=elements)  # type: ignore[attr-defined]
     return conn.execute(statement.returning(table.c[elements[0]])).first() is not None
+
+
+@cache
+def _delivery_insert(paramstyle: str) -> str:
+    columns = t.deliveries.c
+    marker = "?" if paramstyle == "qmark" else "%s"  # sqlite3: qmark; psycopg: format/pyformat
+    return (
+        f"INSERT INTO {t.deliveries.name} ({columns.delivery_id.name}, {columns.event.name}, "
+        f"{columns.received_at.name}) VALUES ({marker}, {marker}, {marker}) "
+        f"ON CONFLICT ({columns.delivery_id.name}) DO NOTHING"
+    )
+
+
+def _insert_delivery(engine: Engine, statement: str, row: tuple[Any, ...]) -> bool:
+    """Run the one-statement insert and commit it. SQLite connections are in autocommit (the store says
+    BEGIN itself, see database.py), so the INSERT is its own transaction, with the same durability as
+    any other commit; psycopg opens a transaction that commit() ends. On an error the pool rolls back
+    when the connection goes back to it."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(statement, row)
+            written = cursor.rowcount
+        finally:
+            cursor.close()
+        connection.commit()
+    finally:
+        connection.close()
+    # Both drivers count what INSERT … ON CONFLICT DO NOTHING wrote: 1, or 0 when the id was there.
+    if written not in (0, 1):
+        # A driver that does not count (DB-API's -1) would turn every delivery into a "replay".
+        raise StoreError(f"INSERT INTO {t.deliveries.name} reported rowcount {written}; expected 0 or 1")
+    return written == 1
 
 
 def _write_change(conn: Connection, change: LiveChange, merge_sha: str, now: datetime) -> None:
