@@ -22,7 +22,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.adapters.targets import Backoff
+from bot.adapters.delivery import Backoff, ClaimOnce, Release
 from bot.core.notifications import Claim, InMemoryClaims, Notification, Notifier, SendResult
 
 __all__ = ["InMemoryClaims", "Notifier", "SendResult", "SmtpEndpoint", "SmtpMailer"]
@@ -68,7 +68,7 @@ class SmtpMailer:
         sender: str,
         *,
         claim: Claim | None = None,
-        release: Callable[[str], None] | None = None,
+        release: Release | None = None,
         backoff: Backoff | None = None,
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -76,11 +76,7 @@ class SmtpMailer:
     ) -> None:
         self.endpoint = endpoint
         self.sender = sender
-        if claim is None:
-            claims = InMemoryClaims()
-            claim, release = claims.claim, claims.release
-        self._claim = claim
-        self._release = release
+        self._claims = ClaimOnce.given(claim, release)
         self.backoff = backoff or Backoff()
         self.timeout = timeout
         self._sleep = sleep
@@ -95,7 +91,7 @@ class SmtpMailer:
         if not notification.emails:
             return SendResult(key, False, error="no recipient has an email address")
         try:
-            claimed = self._claim(key)
+            claimed = self._claims.claim(key)
         except Exception as exc:  # the store is down: better no email than a duplicate or a crash
             log.exception("email %s: cannot claim the idempotency key", key)
             return SendResult(key, False, recipients=notification.emails, error=f"cannot claim {key}: {exc}")
@@ -125,8 +121,7 @@ class SmtpMailer:
     def _failed(self, notification: Notification, attempts: int, error: str) -> SendResult:
         key = notification.idempotency_key
         log.error("email %s: not sent after %d attempt(s): %s", key, attempts, error)
-        if self._release is not None:
-            self._release(key)  # a later redelivery may try again
+        self._claims.give_back(key)
         return SendResult(key, False, attempts, recipients=notification.emails, error=error)
 
     def compose(self, notification: Notification) -> EmailMessage:

@@ -21,11 +21,12 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.notifications import Claim, InMemoryClaims, Notification, SendResult
+from bot.adapters.delivery import Backoff, ClaimOnce, Release
+from bot.core.notifications import Claim, Notification, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,6 @@ class Target:
 
     def __repr__(self) -> str:  # the secret must never reach a log line
         return f"Target(url={self.url!r}, secret='***')"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff: `attempts` tries in all, waiting base, 2×base, 4×base… (capped) between."""
-
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def delays(self) -> Iterator[float]:
-        """The waits before the 2nd, 3rd… attempt."""
-        for retry in range(max(self.attempts, 1) - 1):
-            yield min(self.base_delay * (2**retry), self.max_delay)
 
 
 @dataclass(frozen=True)
@@ -187,17 +174,13 @@ class SlackNotifier:
         webhook_url: str,
         *,
         claim: Claim | None = None,
-        release: Callable[[str], None] | None = None,
+        release: Release | None = None,
         backoff: Backoff | None = None,
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.webhook_url = webhook_url
-        if claim is None:
-            claims = InMemoryClaims()
-            claim, release = claims.claim, claims.release
-        self._claim = claim
-        self._release = release
+        self._claims = ClaimOnce.given(claim, release)
         self.backoff = backoff or Backoff()
         self.timeout = timeout
         self._sleep = sleep
@@ -205,7 +188,7 @@ class SlackNotifier:
     def send(self, notification: Notification) -> SendResult:
         key = notification.idempotency_key
         try:
-            if not self._claim(key):
+            if not self._claims.claim(key):
                 return SendResult(key, False, skipped=True, recipients=notification.recipients)
         except Exception as exc:
             return SendResult(
@@ -219,8 +202,7 @@ class SlackNotifier:
         if not outcome.delivered:
             # The webhook URL is a credential: log the key and the error, never the URL.
             log.error("chat notification %s not sent after %d attempt(s)", key, outcome.attempts)
-            if self._release is not None:
-                self._release(key)
+            self._claims.give_back(key)
         error = None if outcome.delivered else (outcome.error or "").replace(self.webhook_url, "<webhook>")
         return SendResult(
             key, outcome.delivered, outcome.attempts, recipients=notification.recipients, error=error

@@ -33,17 +33,8 @@ def pull_request(
 ) -> Json:
     """`opened`, `reopened`, `synchronize` (pass before/after), `ready_for_review`, `converted_to_draft`,
     `closed` (merged or not, from the PR's own state) or `edited` (pass changes)."""
-    return _envelope(
-        world,
-        urls,
-        repo,
-        sender,
-        installation,
-        action=action,
-        number=pr.number,
-        pull_request=render.pull_request(world, urls, repo, pr, webhook=True),
-        **extra,
-    )
+    objects = {"number": pr.number, "pull_request": render.pull_request(world, urls, repo, pr, webhook=True)}
+    return _envelope(world, urls, repo, sender, installation, action=action, **objects, **extra)
 
 
 def pull_request_review(
@@ -58,18 +49,11 @@ def pull_request_review(
     **extra: Any,
 ) -> Json:
     # A review event carries the "simple" pull request, without merge state.
-    simple = render.pull_request_simple(world, urls, repo, pr, webhook=True)
-    return _envelope(
-        world,
-        urls,
-        repo,
-        sender,
-        installation,
-        action=action,
-        review=render.review(world, urls, repo, pr, review, webhook=True),
-        pull_request=simple,
-        **extra,
-    )
+    objects = {
+        "review": render.review(world, urls, repo, pr, review, webhook=True),
+        "pull_request": render.pull_request_simple(world, urls, repo, pr, webhook=True),
+    }
+    return _envelope(world, urls, repo, sender, installation, action=action, **objects, **extra)
 
 
 def issue_comment(
@@ -83,17 +67,11 @@ def issue_comment(
     installation: Installation | None,
     **extra: Any,
 ) -> Json:
-    return _envelope(
-        world,
-        urls,
-        repo,
-        sender,
-        installation,
-        action=action,
-        issue=render.issue_of_pull(world, urls, repo, pr),
-        comment=render.issue_comment(world, urls, repo, comment),
-        **extra,
-    )
+    objects = {
+        "issue": render.issue_of_pull(world, urls, repo, pr),
+        "comment": render.issue_comment(world, urls, repo, comment),
+    }
+    return _envelope(world, urls, repo, sender, installation, action=action, **objects, **extra)
 
 
 def _push_commit(urls: Urls, repo: Repo, commit: Commit) -> Json:
@@ -162,12 +140,5 @@ def check_run(
     sender: str,
     installation: Installation | None,
 ) -> Json:
-    return _envelope(
-        world,
-        urls,
-        repo,
-        sender,
-        installation,
-        action=action,
-        check_run=render.check_run(world, urls, repo, run, webhook=True),
-    )
+    objects = {"check_run": render.check_run(world, urls, repo, run, webhook=True)}
+    return _envelope(world, urls, repo, sender, installation, action=action, **objects)

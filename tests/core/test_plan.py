@@ -2,7 +2,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
+from gitrepo import experiment, variable
 
 from bot.core.model import Action, Kind, PendingState, Plan, PlannedAction, ResourceKey, Status
 from bot.core.plan import make_plan
@@ -21,27 +21,6 @@ accounts:
     paths: ["mobile/**"]
     roles: {admin: [bob]}
 """
-
-
-def experiment(ident: str, status: str, **extra: Any) -> str:
-    data: dict[str, Any] = {
-        "kind": "experiment",
-        "id": ident,
-        "name": ident.title(),
-        "status": status,
-        "metrics": {"primary": {"id": "conversion"}},
-        "variants": [
-            {"id": "control", "weight": 50, "control": True},
-            {"id": "treatment", "weight": 50},
-        ],
-    }
-    data.update(extra)
-    return yaml.safe_dump(data, sort_keys=False)
-
-
-def variable(ident: str, status: str, default: str = "red") -> str:
-    data = {"kind": "remote_config", "id": ident, "key": ident, "type": "string", "default": default}
-    return yaml.safe_dump({**data, "status": status}, sort_keys=False)
 
 
 def uses(variable_id: str, value: str = "green") -> list[dict[str, Any]]:

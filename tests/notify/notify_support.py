@@ -1,4 +1,5 @@
-"""Loopback SMTP server (aiosmtpd on port 0), its inbox, and the team map the notification tests share."""
+"""Loopback SMTP server (aiosmtpd on port 0), its inbox, and the team map and sample request the
+notification tests share."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from bot.core.model import Action, Kind, PendingState, ResourceKey
+from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 
 
 class LoopbackController(Controller):
@@ -43,6 +48,30 @@ class Inbox:
 
 
 TEAMS = {"acme/reviewers": ("tess",)}
+
+CHECKOUT = ResourceKey("growth", Kind.EXPERIMENT, "checkout-button")
+FEE = ResourceKey("payments", Kind.REMOTE_CONFIG, "fee_rate")
+
+
+def request(
+    event: NotificationEvent, accounts: tuple[str, ...] = ("growth",), **fields: Any
+) -> NotificationRequest:
+    """PR #12 of acme/experiments: bob pauses carol's checkout test (growth) and publishes the fee rate
+    (payments). `fields` replace any other part of the request."""
+    defaults: dict[str, Any] = {
+        "repository": "acme/experiments",
+        "actor": "bob",
+        "creators": ("carol",),
+        "items": (
+            ChangeItem(CHECKOUT, Action.PAUSE, PendingState.PAUSE_PENDING),
+            ChangeItem(FEE, Action.PUBLISH),
+        ),
+        "pr_number": 12,
+        "pr_url": "https://github.com/acme/experiments/pull/12",
+        "pr_title": "Pause the checkout test",
+        "head_sha": "0123456789abcdef0123",
+    }
+    return NotificationRequest(event=event, accounts=accounts, **{**defaults, **fields})
 
 
 class Receiver(ThreadingHTTPServer):

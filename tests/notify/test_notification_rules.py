@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notify_support import TEAMS
+from notify_support import CHECKOUT, FEE, TEAMS, request
 
 from bot.core.model import Action, Kind, PendingState, Plan, PlannedAction, ResourceKey, Status
 from bot.core.notifications import (
@@ -11,36 +11,10 @@ from bot.core.notifications import (
     DISABLED_REVERT_NOTE,
     ChangeItem,
     NotificationEvent,
-    NotificationRequest,
     change_items,
     plan_notifications,
 )
 from bot.core.repo_config import RepoConfig
-
-CHECKOUT = ResourceKey("growth", Kind.EXPERIMENT, "checkout-button")
-FEE = ResourceKey("payments", Kind.REMOTE_CONFIG, "fee_rate")
-
-
-def request(
-    event: NotificationEvent, accounts: tuple[str, ...] = ("growth",), **extra
-) -> NotificationRequest:  # type: ignore[no-untyped-def]
-    base = dict(
-        event=event,
-        accounts=accounts,
-        repository="acme/experiments",
-        actor="bob",
-        creators=("carol",),
-        items=(
-            ChangeItem(CHECKOUT, Action.PAUSE, PendingState.PAUSE_PENDING),
-            ChangeItem(FEE, Action.PUBLISH),
-        ),
-        pr_number=12,
-        pr_url="https://github.com/acme/experiments/pull/12",
-        pr_title="Pause the checkout test",
-        head_sha="0123456789abcdef0123",
-    )
-    base.update(extra)
-    return NotificationRequest(**base)  # type: ignore[arg-type]
 
 
 def recipients(

@@ -5,38 +5,18 @@ from __future__ import annotations
 import socket
 
 import pytest
-from notify_support import TEAMS, LoopbackController
+from notify_support import TEAMS, LoopbackController, request
 
 from bot.adapters.smtp import InMemoryClaims, SendResult, SmtpEndpoint, SmtpMailer
 from bot.adapters.targets import Backoff
-from bot.core.model import Action, Kind, PendingState, ResourceKey
-from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest, plan_notifications
+from bot.core.notifications import NotificationEvent, NotificationRequest, plan_notifications
 from bot.core.repo_config import RepoConfig
 
 SENDER = "approvalbot@example.com"
-CHECKOUT = ResourceKey("growth", Kind.EXPERIMENT, "checkout-button")
-FEE = ResourceKey("payments", Kind.REMOTE_CONFIG, "fee_rate")
 
 
 def mailer(controller: LoopbackController, **options) -> SmtpMailer:  # type: ignore[no-untyped-def]
     return SmtpMailer.from_url(f"smtp://127.0.0.1:{controller.port}", SENDER, **options)
-
-
-def request(event: NotificationEvent, accounts=("growth",), **extra) -> NotificationRequest:  # type: ignore[no-untyped-def]
-    fields = dict(
-        repository="acme/experiments",
-        actor="bob",
-        creators=("carol",),
-        items=(
-            ChangeItem(CHECKOUT, Action.FINISH, PendingState.FINISH_PENDING),
-            ChangeItem(FEE, Action.PUBLISH),
-        ),
-        pr_number=7,
-        pr_url="https://github.com/acme/experiments/pull/7",
-        pr_title="Finish checkout test",
-        head_sha="abc123",
-    )
-    return NotificationRequest(event=event, accounts=accounts, **{**fields, **extra})  # type: ignore[arg-type]
 
 
 def send_all(m: SmtpMailer, config: RepoConfig, req: NotificationRequest) -> list[SendResult]:
@@ -84,8 +64,8 @@ def test_each_event_is_delivered_to_exactly_the_right_addresses(smtp_server, con
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "checkout-button: finish (FINISH PENDING)" in text and "checkout-button: finish" in html
-    assert "https://github.com/acme/experiments/pull/7" in text and "By: bob" in text
+    assert "checkout-button: pause (PAUSE PENDING)" in text and "checkout-button: pause" in html
+    assert "https://github.com/acme/experiments/pull/12" in text and "By: bob" in text
     assert "fee_rate" not in text  # payments' resource is not growth's business
     if feedback:
         assert feedback in text and feedback in html

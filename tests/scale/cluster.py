@@ -26,14 +26,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import redis
-from psycopg import sql
+from pg_scratch import UNREACHABLE, pg_user, scratch_schema
 
 from bot.emulator.keys import app_key_pair as app_key  # noqa: F401
 
-PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
-PG_USERS = ("postgres", "root")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CLAIM_KEY = "approvalbot-scale-test:claim"
 CLAIM_SECONDS = 600
@@ -53,28 +50,14 @@ def free_port() -> int:
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 
-def pg_user() -> str:
-    for user in PG_USERS:
-        try:
-            with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, connect_timeout=3):
-                return user
-        except psycopg.OperationalError:
-            continue
-    raise Unavailable(f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT}/{PG_DB} as any of {PG_USERS}")
-
-
 @contextmanager
 def pg_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     user = pg_user()
-    schema = f"scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{PG_DB}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    if user is None:
+        raise Unavailable(UNREACHABLE)
+    with scratch_schema(user, "scale_") as url:
+        yield url
 
 
 # --- Redis -----------------------------------------------------------------------------------------

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
+from pg_scratch import UNREACHABLE, pg_user, scratch_schema
 
 from bot.adapters.store import Store
-
-PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
-PG_USERS = ("postgres", "root")
 
 
 class FakeClock:
@@ -32,32 +26,14 @@ class FakeClock:
         return self.now
 
 
-@cache
-def pg_user() -> str | None:
-    """The first role the local server lets in, or None when PostgreSQL is unreachable."""
-    for user in PG_USERS:
-        try:
-            with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, connect_timeout=3):
-                return user
-        except psycopg.OperationalError:
-            continue
-    return None
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     user = pg_user()
     if user is None:
-        pytest.skip(f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT}/{PG_DB} as any of {PG_USERS}")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{PG_DB}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname=PG_DB, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        pytest.skip(UNREACHABLE)
+    with scratch_schema(user, "t_") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
