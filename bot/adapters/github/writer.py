@@ -22,10 +22,11 @@ from github import Github, GithubException
 from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
 from bot.adapters.github.source import CHECK_NAME, CheckRunRecord, CommentRecord, PullState
+from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS
 
 DIFF_MARKER = "<!-- approvalbot:diff -->"
-MANAGED_LABELS = frozenset({"approved", "rejected", "blocked"})
-PENDING_LABEL_PREFIX = "pending: "
+# The labels the decision engine chooses are the only ones approvalbot adds or removes.
+MANAGED_LABELS = frozenset(STATE_LABELS.values())
 MAX_ANNOTATIONS_PER_CALL = 50  # GitHub's limit per create/update request
 MAX_OUTPUT_CHARS = 65_535  # GitHub's limit for a check run's summary and text
 
