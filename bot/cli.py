@@ -230,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configuration_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the user's settings are wrong (said plainly), not a bug of ours."""
+    from bot.adapters.store import StoreError
+    from bot.engine.wiring import ConfigurationError
+    from bot.settings import SettingsError
+
+    return (SettingsError, StoreError, ConfigurationError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.run(args)
         return result
-    except (UsageError, GitError) as error:
+    except (UsageError, GitError, *_configuration_errors()) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     except OSError as error:
         print(
