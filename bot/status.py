@@ -28,9 +28,9 @@ class StoreReader(Protocol):
 
     def get_live(self, key: ResourceKey) -> LiveRecord | None: ...
 
-    def locks(self) -> list[Lock]: ...
+    def locks(self, repository: str | None = None) -> list[Lock]: ...
 
-    def lock_holder(self, key: ResourceKey) -> Lock | None: ...
+    def lock_holder(self, repository: str | None, key: ResourceKey) -> Lock | None: ...
 
     def audit_log(
         self, account: str | None = None, limit: int = 50, before_id: int | None = None
@@ -66,7 +66,7 @@ def resource_views(
 def resource_view(store: StoreReader, key: ResourceKey, now: datetime) -> ResourceView | None:
     """One resource's view, or None when it is neither live nor held by a PR."""
     record = store.get_live(key)
-    lock = store.lock_holder(key)
+    lock = store.lock_holder(None, key)  # readers see accounts, not repositories: any holder will do
     if record is None and lock is None:
         return None
     return ResourceView(key, record, lock, None if record is None else effective_status(record, now))
@@ -100,12 +100,16 @@ def rfc3339(moment: datetime) -> str:
 
 
 def pending_label(lock: Lock | None) -> str:
-    """E.g. "PAUSE PENDING (PR #12)"; "held by PR #12" when no approval is needed; "-" when unlocked."""
+    """E.g. "PAUSE PENDING (PR acme/exp#12)"; "held by PR acme/exp#12" when no approval is needed; "-" when
+    unlocked. The repository is named because PR numbers are only unique within one ("PR #12" for a lock
+    taken before locks recorded it).
+    """
     if lock is None:
         return NO_PENDING
+    pull = f"PR {lock.repository}#{lock.pr_number}"
     if lock.pending_state is None:
-        return f"held by PR #{lock.pr_number}"
-    return f"{lock.pending_state.value} (PR #{lock.pr_number})"
+        return f"held by {pull}"
+    return f"{lock.pending_state.value} ({pull})"
 
 
 def status_label(view: ResourceView) -> str:

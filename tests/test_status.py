@@ -21,6 +21,7 @@ ONBOARDING = ResourceKey("web", Kind.EXPERIMENT, "onboarding")
 BANNER = ResourceKey("web", Kind.EXPERIMENT, "new-banner")
 COLOR = ResourceKey("web", Kind.REMOTE_CONFIG, "button_color")
 SPLASH = ResourceKey("mobile", Kind.EXPERIMENT, "splash")
+REPO = "acme/web-config"
 
 
 def change(key: ResourceKey, action: Action, status: Status, **extra: object) -> LiveChange:
@@ -47,8 +48,8 @@ def filled(store: Store) -> Store:
     store.apply_merge(
         "bbbbbbb2222", 11, [splash], [AuditEntry(AuditKind.APPLY, resource=SPLASH, actor="carol")]
     )
-    store.set_locks(21, {CHECKOUT: PendingState.PAUSE_PENDING})
-    store.set_locks(22, {BANNER: PendingState.APPROVAL_PENDING, COLOR: None})
+    store.set_locks(REPO, 21, {CHECKOUT: PendingState.PAUSE_PENDING})
+    store.set_locks(REPO, 22, {BANNER: PendingState.APPROVAL_PENDING, COLOR: None})
     store.audit(
         AuditEntry(
             AuditKind.REJECTION,
@@ -91,10 +92,10 @@ def test_resources_with_live_and_pending_state(filled: Store) -> None:
     ]
     rest = {rid: " ".join(tail.split()) for _, rid, tail in rows}
     assert rest == {
-        "checkout": "running 1 PAUSE PENDING (PR #21)",
-        "new-banner": "not live - APPROVAL PENDING (PR #22)",
+        "checkout": "running 1 PAUSE PENDING (PR acme/web-config#21)",
+        "new-banner": "not live - APPROVAL PENDING (PR acme/web-config#22)",
         "onboarding": "scheduled (due: running) 1 -",
-        "button_color": "live 1 held by PR #22",
+        "button_color": "live 1 held by PR acme/web-config#22",
     }
     # The columns line up under their headers.
     assert web[1].index("STATUS") == web[2].index("running") == web[5].index("live")

@@ -130,6 +130,9 @@ class Lock:
     pr_number: int
     pending_state: PendingState | None
     since: datetime
+    # The config repository ("owner/name") of the PR: PR numbers and accounts are only unique within one.
+    # "" for a lock taken before locks had repositories (schema v4), which counts as every repository's.
+    repository: str = ""
 
 
 @dataclass(frozen=True)

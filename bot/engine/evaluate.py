@@ -75,7 +75,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         )
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
-    facts = _with_queue(services, _with_head(services, ref, snapshot.facts, pusher, now), now)
+    facts = _with_queue(services, ref, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)
     _publish(writer, snapshot, plan, decision, config, rules.note)
@@ -85,7 +85,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
 
 def release(services: Services, ref: PullRef) -> None:
     """Drop the PR's locks; PRs that may have waited on them are re-checked."""
-    if services.store.release_locks(ref.number):
+    if services.store.release_locks(ref.repo, ref.number):
         _reevaluate_others(services, ref)
 
 
@@ -147,13 +147,14 @@ def _config_drift(services: Services, repo: str) -> str | None:
 # --- the lock queue -----------------------------------------------------------------------------------
 
 
-def _with_queue(services: Services, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
-    """The facts, completed with who holds what: the store's locks are the queue of ready PRs.
+def _with_queue(services: Services, ref: PullRef, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
+    """The facts, completed with who holds what: the locks of `ref`'s repository are the queue of its ready
+    PRs (another repository's PR #n is not this one's, even for an account of the same name).
 
     A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it.
     """
     held: dict[int, list[Lock]] = defaultdict(list)
-    for lock in services.store.locks():
+    for lock in services.store.locks(ref.repo):
         held[lock.pr_number].append(lock)
     mine = held.pop(facts.number, [])
     others = tuple(
@@ -182,7 +183,7 @@ def _update_locks(
     if holds:
         wanted = {a.key: a.pending_state for a in plan.actions if a.valid and a.requires_approval}
     if wanted:
-        services.store.set_locks(ref.number, wanted)
+        services.store.set_locks(ref.repo, ref.number, wanted)
     else:
         release(services, ref)
 

@@ -107,13 +107,13 @@ def _baseline_action(status: Status) -> Action:
 
 
 def release_stale_locks(services: Services, repo: str, installation: int | None) -> tuple[int, ...]:
-    holders = {lock.pr_number for lock in services.store.locks()}
+    holders = {lock.pr_number for lock in services.store.locks(repo)}
     if not holders:
         return ()
     open_now = set(services.source(repo, installation).open_pull_numbers())
     stale = tuple(sorted(holders - open_now))
     for number in stale:
-        services.store.release_locks(number)
+        services.store.release_locks(repo, number)
     for number in sorted(open_now) if stale else ():
         services.reevaluate(PullRef(repo, number, installation))
     return stale

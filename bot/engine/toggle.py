@@ -158,7 +158,7 @@ def _revert_requests(
     pending: PendingToggle | None,
 ) -> list[int]:
     """Convert every open ready PR that held resources to draft; returns those reverted."""
-    held = {lock.pr_number for lock in services.store.locks()}
+    held = {lock.pr_number for lock in services.store.locks(repo)}
     writer = services.writer(repo, installation)
     before: list[_Before | None] = []  # read once, and only when a PR's locks cannot tell
     reverted: list[int] = []
@@ -169,7 +169,7 @@ def _revert_requests(
             snapshot = source.read(number, merged=True)
             pull = snapshot.pull
             if pull.state != "open":
-                services.store.release_locks(number)
+                services.store.release_locks(repo, number)
                 continue
             if pull.draft:
                 continue
@@ -177,7 +177,7 @@ def _revert_requests(
                 before = before or [_before(source, sha, pending)]
                 if before[0] is None or not _requested_approval(services, snapshot, before[0]):
                     continue
-            services.store.release_locks(number)
+            services.store.release_locks(repo, number)
             _revert(services, source, writer, snapshot, repo, sha)
         except (GitHubWriteError, GitHubReadError) as error:
             # One PR GitHub would not read or change must not keep the others pending, nor the emails unsent.

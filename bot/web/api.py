@@ -242,6 +242,8 @@ def _pending_json(lock: Lock) -> dict[str, Any]:
         "state": None if lock.pending_state is None else lock.pending_state.value,
         "pr": lock.pr_number,
         "since": rfc3339(lock.since),
+        # PR numbers are per repository; null for a lock taken before locks recorded theirs.
+        "repository": lock.repository or None,
     }
 
 

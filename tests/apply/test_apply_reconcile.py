@@ -52,7 +52,7 @@ def test_reconcile_applies_a_merge_whose_events_were_lost_once(box: Sandbox) -> 
     assert record.revision == before[CHECKOUT_TEST][1] + 1
     assert len(applies(box, CHECKOUT_TEST, sha)) == 1
     # The lock the lost `closed` event would have released is released too.
-    assert number in result.released and box.store.lock_holder(CHECKOUT_TEST) is None
+    assert number in result.released and box.store.lock_holder(box.repo, CHECKOUT_TEST) is None
 
     after = snapshot(box)
     again = reconcile(box.services, box.repo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import INSTALLATION, BotWorld
 
-from bot.core.model import Action
+from bot.core.model import Action, Kind, PendingState, ResourceKey
 from bot.engine.evaluate import evaluate_pull
 from bot.engine.services import PullRef
 
@@ -154,3 +154,27 @@ def test_token_auth_as_the_action_runs_shows_the_same_verdict(token_world: BotWo
     run = token_world.check(pr)
     assert run is not None and (run.conclusion, run.title) == ("success", "Approved")
     assert run.app_id == 4242  # written through the App's token, so the check is trusted
+
+
+def test_locks_of_another_repository_neither_block_nor_are_released(world: BotWorld) -> None:
+    # One App, two config repositories, one store: the other repository's PR of the same number holds a
+    # resource of the same account and id. It is another repository's resource and another PR.
+    other = "acme/mobile-experiments"
+    key = ResourceKey("web", Kind.EXPERIMENT, "checkout_button_color_test")
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)}, draft=True)
+    world.drain()
+    assert world.store.set_locks(other, pr, {key: PendingState.FINISH_PENDING}) == []
+
+    world.driver.ready_for_review(world.repo, pr, "carol-contrib")
+    world.drain()
+    run = world.check(pr)
+    assert run is not None and run.title != "Blocked", run.summary
+    assert world.labels(pr) == {"pending: PAUSE PENDING"}
+    assert {(lock.repository, lock.pr_number, lock.pending_state) for lock in world.store.locks()} == {
+        (world.repo, pr, PendingState.PAUSE_PENDING),
+        (other, pr, PendingState.FINISH_PENDING),
+    }
+
+    world.close(pr, "carol-contrib")
+    world.drain()
+    assert [(lock.repository, lock.pr_number, lock.key) for lock in world.store.locks()] == [(other, pr, key)]

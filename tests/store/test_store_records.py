@@ -40,33 +40,81 @@ def test_a_notification_is_claimed_once(store: Store) -> None:
     assert store.claim_notification("approved:pr12:def:alice")
 
 
+REPO = "acme/experiments"
+OTHER = "acme/mobile-config"
+
+
 def test_locks_are_set_replaced_and_released(store: Store, clock: Any) -> None:
     t0 = clock.now
-    assert store.set_locks(12, {A: PendingState.PAUSE_PENDING, B: None}) == []
-    assert store.locks() == [Lock(A, 12, PendingState.PAUSE_PENDING, t0), Lock(B, 12, None, t0)]
+    assert store.set_locks(REPO, 12, {A: PendingState.PAUSE_PENDING, B: None}) == []
+    assert store.locks() == [
+        Lock(A, 12, PendingState.PAUSE_PENDING, t0, REPO),
+        Lock(B, 12, None, t0, REPO),
+    ]
     later = clock.advance(minutes=5)
     # Replacing: B released, A's pending state changes but it keeps its place (since), C taken now.
-    assert store.set_locks(12, {A: PendingState.FINISH_PENDING, C: PendingState.DELETE_PENDING}) == []
+    assert store.set_locks(REPO, 12, {A: PendingState.FINISH_PENDING, C: PendingState.DELETE_PENDING}) == []
     assert store.locks() == [
-        Lock(C, 12, PendingState.DELETE_PENDING, later),
-        Lock(A, 12, PendingState.FINISH_PENDING, t0),
+        Lock(C, 12, PendingState.DELETE_PENDING, later, REPO),
+        Lock(A, 12, PendingState.FINISH_PENDING, t0, REPO),
     ]
-    assert store.lock_holder(B) is None
-    assert store.release_locks(12) == 2
+    assert store.lock_holder(REPO, B) is None
+    assert store.release_locks(REPO, 12) == 2
     assert store.locks() == []
 
 
 def test_a_lock_held_by_another_pr_is_not_taken(store: Store, clock: Any) -> None:
-    store.set_locks(7, {A: PendingState.APPROVAL_PENDING})
-    conflicts = store.set_locks(9, {A: PendingState.PAUSE_PENDING, B: PendingState.PAUSE_PENDING})
-    assert conflicts == [Lock(A, 7, PendingState.APPROVAL_PENDING, clock.now)]
-    holder = store.lock_holder(A)
+    store.set_locks(REPO, 7, {A: PendingState.APPROVAL_PENDING})
+    conflicts = store.set_locks(REPO, 9, {A: PendingState.PAUSE_PENDING, B: PendingState.PAUSE_PENDING})
+    assert conflicts == [Lock(A, 7, PendingState.APPROVAL_PENDING, clock.now, REPO)]
+    holder = store.lock_holder(REPO, A)
     assert holder is not None and holder.pr_number == 7
-    holder_b = store.lock_holder(B)
+    holder_b = store.lock_holder(REPO, B)
     assert holder_b is not None and holder_b.pr_number == 9
-    store.release_locks(7)
-    assert store.set_locks(9, {A: PendingState.PAUSE_PENDING, B: PendingState.PAUSE_PENDING}) == []
+    store.release_locks(REPO, 7)
+    assert store.set_locks(REPO, 9, {A: PendingState.PAUSE_PENDING, B: PendingState.PAUSE_PENDING}) == []
     assert {lock.key: lock.pr_number for lock in store.locks()} == {A: 9, B: 9}
+
+
+def test_two_repositories_with_the_same_account_and_pr_number_lock_independently(
+    store: Store, clock: Any
+) -> None:
+    t0 = clock.now
+    # PR #3 of each repository, both on account "web", both on experiment "a".
+    assert store.set_locks(REPO, 3, {A: PendingState.PAUSE_PENDING}) == []
+    later = clock.advance(minutes=1)
+    assert store.set_locks(OTHER, 3, {A: PendingState.FINISH_PENDING, B: None}) == []
+    assert store.locks(REPO) == [Lock(A, 3, PendingState.PAUSE_PENDING, t0, REPO)]
+    assert store.locks(OTHER) == [
+        Lock(A, 3, PendingState.FINISH_PENDING, later, OTHER),
+        Lock(B, 3, None, later, OTHER),
+    ]
+    assert store.lock_holder(REPO, B) is None  # B is locked in the other repository only
+    assert store.lock_holder(REPO, A) == Lock(A, 3, PendingState.PAUSE_PENDING, t0, REPO)
+    # Re-setting one repository's PR #3 leaves the other's alone.
+    assert store.set_locks(REPO, 3, {B: None}) == []
+    assert {(lock.repository, lock.key) for lock in store.locks()} == {(REPO, B), (OTHER, A), (OTHER, B)}
+    assert store.release_locks(OTHER, 3) == 2
+    assert store.locks() == [Lock(B, 3, None, clock.now, REPO)]
+    assert store.release_locks(OTHER, 3) == 0
+    assert store.release_locks(REPO, 3) == 1
+    assert store.locks() == []
+
+
+def test_any_repository_s_holder_is_found_when_none_is_named(store: Store) -> None:
+    store.set_locks(OTHER, 5, {A: PendingState.PAUSE_PENDING})
+    holder = store.lock_holder(None, A)
+    assert holder is not None and (holder.repository, holder.pr_number) == (OTHER, 5)
+    assert store.lock_holder(REPO, A) is None
+    assert store.lock_holder(None, B) is None
+
+
+def test_a_lock_needs_a_repository(store: Store) -> None:
+    with pytest.raises(ValueError, match="needs the PR's repository"):
+        store.set_locks("", 1, {A: None})
+    with pytest.raises(ValueError, match="needs the PR's repository"):
+        store.release_locks("", 1)
+    assert store.locks() == []
 
 
 def test_the_audit_log_pages_newest_first(store: Store, clock: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.adapters.store import Store, StoreError, normalise_url
+from bot.adapters.store import Lock, Store, StoreError, normalise_url
 from bot.adapters.store import tables as t
 from bot.adapters.store.database import make_engine
 from bot.adapters.store.migrations import LATEST, MIGRATIONS, current_version, migrate
@@ -65,7 +65,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_data(store_url: str) -> 
         assert version_of(store_url) == LATEST
         assert not store.record_delivery("old", "push")
         key = ResourceKey("web", Kind.EXPERIMENT, "a")
-        assert store.set_locks(1, {key: PendingState.PAUSE_PENDING}) == []
+        assert store.set_locks("acme/x", 1, {key: PendingState.PAUSE_PENDING}) == []
     finally:
         store.close()
 
@@ -78,9 +78,8 @@ def test_a_version_2_database_gains_the_pull_heads_table_and_keeps_its_data(stor
         with engine.begin() as conn:
             assert not inspect(conn).has_table("pull_heads")
             conn.execute(
-                t.locks.insert().values(
-                    account="web", kind="experiment", id="a", pr_number=3, since=datetime.now(UTC)
-                )
+                text("INSERT INTO locks (account, kind, id, pr_number, since) VALUES (:a, :k, :i, :n, :s)"),
+                {"a": "web", "k": "experiment", "i": "a", "n": 3, "s": datetime.now(UTC)},
             )
     finally:
         engine.dispose()
@@ -88,7 +87,7 @@ def test_a_version_2_database_gains_the_pull_heads_table_and_keeps_its_data(stor
     store = Store.from_url(store_url)
     try:
         assert version_of(store_url) == LATEST
-        assert store.lock_holder(key) is not None  # the old rows are still there
+        assert store.lock_holder("acme/x", key) is not None  # the old rows are still there
         seen = datetime(2030, 1, 1, tzinfo=UTC)
         head = store.record_head("acme/x", 3, "a" * 40, pusher="bob", seen_at=seen)
         assert (head.pusher, head.seen_at) == ("bob", seen)
@@ -99,6 +98,92 @@ def test_a_version_2_database_gains_the_pull_heads_table_and_keeps_its_data(stor
         assert migrate(engine) == []  # idempotent once at the latest version
     finally:
         engine.dispose()
+
+
+def _v4_locks(url: str, rows: list[tuple[str, str, int, str | None]]) -> None:
+    """A database at v4, its locks table holding `rows` (account, id, pr_number, pending_state)."""
+    engine = make_engine(normalise_url(url))
+    try:
+        assert migrate(engine, MIGRATIONS[:4]) == [1, 2, 3, 4]
+        with engine.begin() as conn:
+            assert "repository" not in {c["name"] for c in inspect(conn).get_columns("locks")}
+            for account, resource_id, number, pending in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO locks (account, kind, id, pr_number, pending_state, since) "
+                        "VALUES (:a, 'experiment', :i, :n, :p, :s)"
+                    ),
+                    {
+                        "a": account,
+                        "i": resource_id,
+                        "n": number,
+                        "p": pending,
+                        "s": datetime(2029, 5, 1, tzinfo=UTC),
+                    },
+                )
+    finally:
+        engine.dispose()
+
+
+def test_a_fresh_database_keys_locks_by_repository(store_url: str) -> None:
+    store = Store.from_url(store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert inspect(conn).get_pk_constraint("locks")["constrained_columns"] == [
+                "repository",
+                "account",
+                "kind",
+                "id",
+            ]
+    finally:
+        store.close()
+
+
+def test_a_version_4_database_keeps_its_locks_with_no_repository(store_url: str) -> None:
+    _v4_locks(store_url, [("web", "a", 3, "PAUSE PENDING"), ("web", "b", 4, None)])
+    a, b = ResourceKey("web", Kind.EXPERIMENT, "a"), ResourceKey("web", Kind.EXPERIMENT, "b")
+    store = Store.from_url(store_url)
+    try:
+        assert version_of(store_url) == LATEST
+        since = datetime(2029, 5, 1, tzinfo=UTC)
+        assert store.locks() == [
+            Lock(a, 3, PendingState.PAUSE_PENDING, since, ""),
+            Lock(b, 4, None, since, ""),
+        ]
+        # A lock of unknown repository counts as every repository's: it blocks its resource in each...
+        legacy = store.lock_holder("acme/one", a)
+        assert legacy is not None and legacy.repository == "" and store.lock_holder("acme/two", a) == legacy
+        assert store.set_locks("acme/two", 9, {a: None}) == [
+            Lock(a, 3, PendingState.PAUSE_PENDING, since, "")
+        ]
+        assert [lock.repository for lock in store.locks("acme/one")] == ["", ""]
+        # ...until its PR number, evaluated in some repository, claims it (keeping its place in the queue)...
+        assert store.set_locks("acme/one", 3, {a: PendingState.FINISH_PENDING}) == []
+        assert store.lock_holder("acme/two", a) is None
+        assert store.locks("acme/one")[0] == Lock(a, 3, PendingState.FINISH_PENDING, since, "acme/one")
+        # ...or releases it.
+        assert store.release_locks("acme/two", 4) == 1
+        assert store.locks() == [Lock(a, 3, PendingState.FINISH_PENDING, since, "acme/one")]
+    finally:
+        store.close()
+    engine = make_engine(normalise_url(store_url))
+    try:
+        assert migrate(engine) == []  # idempotent once at the latest version
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_version_4_database_upgrades(store_url: str) -> None:
+    _v4_locks(store_url, [])
+    store = Store.from_url(store_url)
+    try:
+        assert version_of(store_url) == LATEST
+        key = ResourceKey("web", Kind.EXPERIMENT, "a")
+        assert store.set_locks("acme/x", 1, {key: None}) == []
+        assert store.set_locks("acme/y", 1, {key: None}) == []
+        assert len(store.locks()) == 2
+    finally:
+        store.close()
 
 
 def test_a_database_newer_than_the_code_is_refused(store_url: str) -> None:

@@ -172,7 +172,7 @@ def test_a_pr_whose_locks_were_already_released_is_reverted_all_the_same(world: 
     # run before the toggle does. Simulated here by releasing them up front.
     web, mobile = _pending_pair(world)
     for number in (web, mobile):
-        world.box.store.release_locks(number)
+        world.box.store.release_locks(world.box.repo, number)
 
     _merge_toggle(world, enabled=False)
 

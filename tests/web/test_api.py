@@ -27,6 +27,8 @@ ONBOARDING = ResourceKey("web", Kind.EXPERIMENT, "onboarding")
 BANNER = ResourceKey("web", Kind.EXPERIMENT, "new-banner")  # only a PR knows it: not live yet
 COLOR = ResourceKey("web", Kind.REMOTE_CONFIG, "button_color")
 SPLASH = ResourceKey("mobile", Kind.EXPERIMENT, "splash")
+REPO = "acme/web-config"
+MOBILE_REPO = "acme/mobile-config"  # the App serves several config repositories; one store holds both
 
 
 def experiment(key: ResourceKey, status: Status, **extra: Any) -> dict[str, Any]:
@@ -53,9 +55,9 @@ def fill(store: Store) -> None:
     web = [color, checkout, onboarding]
     assert store.apply_merge("m1", 10, web, [apply_entry(c) for c in web])
     assert store.apply_merge("m2", 11, [splash], [apply_entry(splash)])
-    store.set_locks(21, {CHECKOUT: PendingState.PAUSE_PENDING})
-    store.set_locks(22, {BANNER: PendingState.APPROVAL_PENDING, COLOR: None})
-    store.set_locks(23, {SPLASH: PendingState.FINISH_PENDING})
+    store.set_locks(REPO, 21, {CHECKOUT: PendingState.PAUSE_PENDING})
+    store.set_locks(REPO, 22, {BANNER: PendingState.APPROVAL_PENDING, COLOR: None})
+    store.set_locks(MOBILE_REPO, 23, {SPLASH: PendingState.FINISH_PENDING})
     store.audit(AuditEntry(AuditKind.REJECTION, resource=CHECKOUT, actor="bob", pr_number=20, feedback="no"))
     store.record_drift("d1", {"reason": "direct push", "account": "web"})
     store.record_drift("d2", {"reason": "merged past the check", "accounts": ["mobile"]})
@@ -174,14 +176,24 @@ def test_resources_show_live_and_pending_state(api: FlaskClient) -> None:
         "applied_commit": "m1",
         "updated_at": "2030-01-01T12:00:00Z",
     }
-    assert checkout["pending"] == {"state": "PAUSE PENDING", "pr": 21, "since": "2030-01-01T12:00:00Z"}
+    assert checkout["pending"] == {
+        "state": "PAUSE PENDING",
+        "pr": 21,
+        "since": "2030-01-01T12:00:00Z",
+        "repository": REPO,
+    }
     # A PR creating a resource holds it before anything is live.
     assert by_id["experiment", "new-banner"] == {
         "account": "web",
         "kind": "experiment",
         "id": "new-banner",
         "live": None,
-        "pending": {"state": "APPROVAL PENDING", "pr": 22, "since": "2030-01-01T12:00:00Z"},
+        "pending": {
+            "state": "APPROVAL PENDING",
+            "pr": 22,
+            "since": "2030-01-01T12:00:00Z",
+            "repository": REPO,
+        },
     }
     # Its start_at has passed on the API's clock: readers see it running before the scheduler ticks.
     assert by_id["experiment", "onboarding"]["live"]["status"] == "scheduled"
@@ -191,6 +203,7 @@ def test_resources_show_live_and_pending_state(api: FlaskClient) -> None:
         "state": None,
         "pr": 22,
         "since": "2030-01-01T12:00:00Z",
+        "repository": REPO,
     }
     assert "document" not in checkout["live"]
 
@@ -201,7 +214,7 @@ def test_resources_of_one_account_only(api: FlaskClient) -> None:
 
 
 def test_resources_follow_the_store(api: FlaskClient, store: Store) -> None:
-    store.release_locks(21)
+    store.release_locks(REPO, 21)
     finish = LiveChange(
         CHECKOUT, Action.FINISH, Status.FINISHED, experiment(CHECKOUT, Status.FINISHED, winner="green")
     )
@@ -244,6 +257,12 @@ def test_one_resource_only_a_pr_holds(api: FlaskClient) -> None:
     body = get(api, "/api/v1/accounts/web/resources/experiment/new-banner").get_json()
     assert body["live"] is None
     assert body["pending"]["pr"] == 22
+    assert body["pending"]["repository"] == REPO
+
+
+def test_a_resource_locked_in_another_repository_shows_that_repository(api: FlaskClient) -> None:
+    body = get(api, "/api/v1/accounts/mobile/resources/experiment/splash", token=MOBILE_TOKEN).get_json()
+    assert (body["pending"]["pr"], body["pending"]["repository"]) == (23, MOBILE_REPO)
 
 
 @pytest.mark.parametrize(

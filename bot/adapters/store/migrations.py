@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, func, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store import tables as t
@@ -27,8 +27,24 @@ def _v1_live_and_audit(conn: Connection) -> None:
         table.create(conn)
 
 
+# The locks table as v2 made it; tables.py holds only the final shape, and a step must create what it
+# created when it was written, or a fresh database and an upgraded one would differ.
+_v2_metadata = MetaData()
+_LOCKS_V2 = Table(
+    "locks",
+    _v2_metadata,
+    Column("account", t.Name, primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("id", t.Name, primary_key=True),
+    Column("pr_number", Integer, nullable=False),
+    Column("pending_state", String(32)),
+    Column("since", t.UtcDateTime, nullable=False),
+)
+Index("ix_locks_pr_number", _LOCKS_V2.c.pr_number)
+
+
 def _v2_locks_notifications_drift(conn: Connection) -> None:
-    for table in (t.locks, t.notifications, t.drift):
+    for table in (_LOCKS_V2, t.notifications, t.drift):
         table.create(conn)
 
 
@@ -41,11 +57,25 @@ def _v4_approved_configs_pending_toggles(conn: Connection) -> None:
         table.create(conn)
 
 
+def _v5_locks_per_repository(conn: Connection) -> None:
+    """Locks gain a `repository` (part of the key); the rows already there get "" (not known).
+
+    The table is rebuilt rather than altered: SQLite cannot change a primary key in place. It holds one
+    row per resource a ready PR waits on, so carrying the rows through memory costs nothing.
+    """
+    rows = [dict(row._mapping) for row in conn.execute(select(_LOCKS_V2))]
+    _LOCKS_V2.drop(conn)
+    t.locks.create(conn)
+    if rows:
+        conn.execute(t.locks.insert(), [{**row, "repository": ""} for row in rows])
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
     _v3_pull_heads,
     _v4_approved_configs_pending_toggles,
+    _v5_locks_per_repository,
 )
 LATEST = len(MIGRATIONS)
 

@@ -56,6 +56,8 @@ Clock = Callable[[], datetime]
 # Called after each resource of a merge is written, inside the transaction: tests inject crashes here.
 ResourceHook = Callable[[LiveChange], None]
 SCHEDULER = "approvalbot"
+# The repository of a lock taken before v5, when locks had none: it counts as every repository's.
+LEGACY = ""
 _CLOCK_ACTIONS = {Status.RUNNING: Action.START, Status.FINISHED: Action.FINISH}
 
 
@@ -347,43 +349,75 @@ class Store:
     # -- locks --
 
     def set_locks(
-        self, pr_number: int, keys_with_pending: Mapping[ResourceKey, PendingState | None]
+        self, repository: str, pr_number: int, keys_with_pending: Mapping[ResourceKey, PendingState | None]
     ) -> list[Lock]:
-        """Make `pr_number` hold exactly these keys; returns the locks other PRs already hold (not taken).
+        """Make PR `pr_number` of `repository` hold exactly these keys; returns the locks other PRs already
+        hold (not taken).
 
-        A key this PR already held keeps its `since`, so re-evaluating a PR never reorders the queue.
+        A key this PR already held keeps its `since`, so re-evaluating a PR never reorders the queue. A
+        lock from before v5 ("" repository) with this PR's number is claimed for `repository`, keeping its
+        `since`; held by another number, it blocks the key in every repository until released.
         """
+        _require_repository(repository)
         lk = t.locks
         now = self._clock()
         conflicts: list[Lock] = []
         with self._write() as conn:
-            held = {_lock(row).key for row in conn.execute(select(lk).where(lk.c.pr_number == pr_number))}
+            mine = conn.execute(select(lk).where(_pr_is(repository, pr_number))).all()
+            held = {_lock(row).key for row in mine}
             for key in held - set(keys_with_pending):
-                conn.execute(delete(lk).where(_key_is(lk, key), lk.c.pr_number == pr_number))
+                conn.execute(delete(lk).where(_key_is(lk, key), _pr_is(repository, pr_number)))
+            for row in mine:
+                if row.repository == LEGACY and _lock(row).key in keys_with_pending:
+                    claimed = and_(_key_is(lk, _lock(row).key), lk.c.repository == LEGACY)
+                    conn.execute(update(lk).where(claimed).values(repository=repository))
             for key, pending in sorted(keys_with_pending.items()):
                 state = None if pending is None else pending.value
                 if key in held:
-                    conn.execute(update(lk).where(_key_is(lk, key)).values(pending_state=state))
+                    conn.execute(
+                        update(lk)
+                        .where(_key_is(lk, key), lk.c.repository == repository)
+                        .values(pending_state=state)
+                    )
                     continue
-                row = {**_key_values(key), "pr_number": pr_number, "pending_state": state, "since": now}
-                if not _insert_if_absent(conn, lk, row):
-                    holder = conn.execute(select(lk).where(_key_is(lk, key))).first()
+                legacy = conn.execute(select(lk).where(_key_is(lk, key), lk.c.repository == LEGACY)).first()
+                if legacy is not None:
+                    conflicts.append(_lock(legacy))
+                    continue
+                values = {"repository": repository, **_key_values(key), "pr_number": pr_number}
+                if not _insert_if_absent(conn, lk, {**values, "pending_state": state, "since": now}):
+                    holder = conn.execute(
+                        select(lk).where(_key_is(lk, key), lk.c.repository == repository)
+                    ).first()
                     if holder is not None:
                         conflicts.append(_lock(holder))
         return conflicts
 
-    def release_locks(self, pr_number: int) -> int:
-        """Drop every lock `pr_number` holds (merged or closed); returns how many."""
+    def release_locks(self, repository: str, pr_number: int) -> int:
+        """Drop every lock PR `pr_number` of `repository` holds (merged or closed); returns how many.
+
+        Pre-v5 locks of that number go too: their repository is not known, and keeping them would block
+        their resources for good, while wrongly dropping one only lasts until its PR is evaluated again.
+        """
+        _require_repository(repository)
         with self._write() as conn:
-            return conn.execute(delete(t.locks).where(t.locks.c.pr_number == pr_number)).rowcount
+            return conn.execute(delete(t.locks).where(_pr_is(repository, pr_number))).rowcount
 
-    def locks(self) -> list[Lock]:
+    def locks(self, repository: str | None = None) -> list[Lock]:
+        """Every repository's locks (None), or `repository`'s together with the pre-v5 ones."""
+        query = select(t.locks).order_by(*_key_columns(t.locks), t.locks.c.repository)
+        if repository is not None:
+            query = query.where(t.locks.c.repository.in_((repository, LEGACY)))
         with self._engine.connect() as conn:
-            return [_lock(row) for row in conn.execute(select(t.locks).order_by(*_key_columns(t.locks)))]
+            return [_lock(row) for row in conn.execute(query)]
 
-    def lock_holder(self, key: ResourceKey) -> Lock | None:
+    def lock_holder(self, repository: str | None, key: ResourceKey) -> Lock | None:
+        """The lock on `key` in `repository` (a pre-v5 one counts), or in any repository when None."""
+        query = select(t.locks).where(_key_is(t.locks, key)).order_by(t.locks.c.repository)
+        if repository is not None:
+            query = query.where(t.locks.c.repository.in_((repository, LEGACY)))
         with self._engine.connect() as conn:
-            row = conn.execute(select(t.locks).where(_key_is(t.locks, key))).first()
+            row = conn.execute(query).first()
         return None if row is None else _lock(row)
 
     # -- drift --
@@ -554,7 +588,17 @@ def _live_record(row: Row[Any]) -> LiveRecord:
 def _lock(row: Row[Any]) -> Lock:
     key = ResourceKey(row.account, Kind(row.kind), row.id)
     pending = None if row.pending_state is None else PendingState(row.pending_state)
-    return Lock(key, row.pr_number, pending, row.since)
+    return Lock(key, row.pr_number, pending, row.since, row.repository)
+
+
+def _pr_is(repository: str, pr_number: int) -> Any:
+    """The locks of one PR: its repository's, and the pre-v5 ones of the same number."""
+    return and_(t.locks.c.pr_number == pr_number, t.locks.c.repository.in_((repository, LEGACY)))
+
+
+def _require_repository(repository: str) -> None:
+    if not repository:
+        raise ValueError("a lock needs the PR's repository (owner/name); got an empty string")
 
 
 def _pull_head(row: Row[Any]) -> PullHead:

@@ -111,9 +111,13 @@ deliveries = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# A lock belongs to a repository: one App installed on several config repositories shares the store,
+# and each has its own PR numbers and maybe an account of the same name. "" marks a lock taken before
+# v5 (repository unknown); the store treats it as every repository's until its PR releases it.
 locks = Table(
     "locks",
     metadata,
+    Column("repository", Name, primary_key=True),
     Column("account", Name, primary_key=True),
     Column("kind", String(32), primary_key=True),
     Column("id", Name, primary_key=True),
@@ -170,4 +174,4 @@ pending_toggles = Table(
 )
 
 audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
-locks_by_pr = Index("ix_locks_pr_number", locks.c.pr_number)
+locks_by_pr = Index("ix_locks_repository_pr_number", locks.c.repository, locks.c.pr_number)
