@@ -4,14 +4,22 @@ The reads, whatever the number of files the PR touches (each is one API call):
 
 1. REST   GET pulls/{n}                      number, author, draft, head sha, base branch, labels,
           `mergeable` and `merge_commit_sha` (GitHub's test merge of an open PR)
-2. GraphQL base branch head (commit oid, its `.approvalbot.yml`), the test merge's parents, the PR's
-          reviews, commits (with authors and co-authors mapped to logins) and comments
-3. REST   GET git/trees/{base head}?recursive=1   every path and blob sha at the base
-4. REST   GET git/trees/{test merge}?recursive=1  every path and blob sha of what the PR would merge,
-   or     GET compare/{base head}...{pr head}     when there is no test merge (see below),
+2. REST   GET git/trees/{base branch}?recursive=1   every path and blob sha at the base
+3. REST   GET git/trees/{test merge}?recursive=1  every path and blob sha of what the PR would merge,
+   or     GET compare/{base branch}...{pr head}   when there is no test merge (see below),
    or     GET git/trees/{pr head}?recursive=1      the PR head itself, unless `merged` is asked for
-5. GraphQL the contents of the changed files at base and head (by blob oid, one alias each) and the
-          members of the teams `.approvalbot.yml` names
+4. GraphQL base branch head (commit oid, its tree oid, its `.approvalbot.yml`), the test merge's
+          parents, the head's check runs, the PR's reviews, commits (with authors and co-authors
+          mapped to logins) and comments, and the contents of the changed files at base and head (by
+          blob oid, one alias each: known from the listings)
+5. GraphQL the members of the teams `.approvalbot.yml` names, and a guess at the files the planner
+          reads next: the variables the changed experiments override, on both sides (unchecked: a
+          file the guess missed is fetched when read)
+
+The listing of step 2 names a tree; when it is not the tree of the base head step 4 saw (the base
+moved in between, or the branch name has a slash, which GitHub would read as a path) the base is
+listed again by that commit (and compared again), and changed files step 4 did not read are read in
+step 5: one or two more calls in that rare case.
 
 With `read(n, merged=True)` (what an evaluation asks for), what is judged is what the PR would
 merge: the base branch's *current* head (read in step 2, not GitHub's `base.sha`, which can lag)
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -43,7 +52,11 @@ from github import Github
 from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
 from bot.core.facts import Comment, Commit, PullRequestFacts, Review, ReviewState
-from bot.core.repo_config import CONFIG_PATH
+from bot.core.loading import parse_yaml
+from bot.core.model import Kind, Resource, ResourceKey
+from bot.core.plan import RESOURCE_SUFFIXES
+from bot.core.repo_config import CONFIG_PATH, parse_repo_config
+from bot.core.rules import overrides_used
 from bot.core.tree import ChangeType, FileChange
 
 CHECK_NAME = "approvalbot"  # the check run approvalbot writes on every PR head
@@ -288,6 +301,7 @@ query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: S
         nodes { databaseId author { __typename login } body createdAt lastEditedAt }
       }
     }
+    __BLOBS__
   }
 }
 """
@@ -338,10 +352,7 @@ class PullRequestSource:
         return data["data"]
 
     def _tree(self, sha: str, problems: list[str]) -> dict[str, _Entry]:
-        data = self._rest(f"/git/trees/{sha}?recursive=1")
-        if data.get("truncated"):
-            problems.append(f"GitHub truncated the file list of {sha[:12]}; it is too large to check")
-        return {e["path"]: _Entry(e["sha"], e.get("size")) for e in data["tree"] if e["type"] == "blob"}
+        return self._listing(sha, problems)[1]
 
     def fetch_blobs(self, shas: set[str]) -> dict[str, bytes]:
         """Contents by blob sha, in one call; raises GitHubReadError unless every one was served."""
@@ -352,41 +363,24 @@ class PullRequestSource:
         return blobs
 
     def _fetch(
-        self, shas: set[str], teams: Sequence[tuple[str, str]], problems: list[str]
+        self,
+        shas: set[str],
+        teams: Sequence[tuple[str, str]],
+        problems: list[str],
+        *,
+        speculative: AbstractSet[str] = frozenset(),
     ) -> tuple[dict[str, bytes], dict[str, tuple[str, ...]]]:
-        if not shas and not teams:
+        """`shas` must all be served (else a problem); `speculative` ones are loaded when they can be,
+        silently: a later read of a file that was not loaded fetches it again, and fails there."""
+        order = sorted(shas | speculative)
+        if not order and not teams:
             return {}, {}
-        order = sorted(shas)
-        fields = [
-            f'b{i}: object(oid: "{sha}") {{ ... on Blob {{ text isTruncated isBinary }} }}'
-            for i, sha in enumerate(order)
-        ]
-        selection = " ".join(fields) or "__typename"
-        query = f"query {{ repository(owner: {_q(self.owner)}, name: {_q(self.name)}) {{ {selection} }}"
-        for i, (org, slug) in enumerate(teams):
-            query += (
-                f" t{i}: organization(login: {_q(org)}) {{ team(slug: {_q(slug)}) {{"
-                f" members(first: {PAGE}) {{ pageInfo {{ hasNextPage }} nodes {{ login }} }} }} }}"
-            )
+        query = f"query {{ repository(owner: {_q(self.owner)}, name: {_q(self.name)}) {{ "
+        query += (_blob_fields(order) or "__typename") + " }" + _team_fields(teams)
         data = self._graphql(query + " }", {})
-        blobs: dict[str, bytes] = {}
-        for i, sha in enumerate(order):
-            blob = (data.get("repository") or {}).get(f"b{i}")
-            if blob is None or blob.get("text") is None:
-                problems.append(f"GitHub did not serve blob {sha[:12]} as text (binary or missing)")
-            elif blob.get("isTruncated"):
-                problems.append(f"blob {sha[:12]} is too large for GitHub to serve in full")
-            else:
-                blobs[sha] = blob["text"].encode()
-        members: dict[str, tuple[str, ...]] = {}
-        for i, (org, slug) in enumerate(teams):
-            team = (data.get(f"t{i}") or {}).get("team")
-            if team is None:
-                continue  # unknown team: resolves to nobody (fail closed)
-            if team["members"]["pageInfo"]["hasNextPage"]:
-                problems.append(f"team @{org}/{slug} has more than {PAGE} members")
-            members[f"{org}/{slug}"] = tuple(n["login"] for n in team["members"]["nodes"])
-        return blobs, members
+        blobs = _blobs(data.get("repository"), sorted(shas), problems)
+        blobs |= _blobs(data.get("repository"), sorted(speculative - shas), [])
+        return blobs, _members(data, teams, problems)
 
     def read(self, number: int, *, pusher: str | None = None, merged: bool = False) -> PullRequestSnapshot:
         """Read PR `number` (see the module docstring for the calls). `pusher` comes from the webhook
@@ -398,14 +392,36 @@ class PullRequestSource:
         problems: list[str] = []
         pull_data = self._rest(f"/pulls/{number}")
         head_sha = pull_data["head"]["sha"]
+        base_ref = pull_data["base"]["ref"]
         test_merge = _test_merge_candidate(pull_data) if merged else None
+        # The base is listed by branch name, before the facts say which commit the branch is at, so the
+        # changed files can be read with the facts. The listing names its tree; the facts name the tree
+        # of the commit they saw: the rare base that moved in between is listed again by that commit.
+        # GitHub reads a name with a slash as a path, so such a branch is listed after the facts.
+        early = base_ref if "/" not in base_ref else None
+        base_listing = self._listing(early, problems) if early else None
+        compared: Any = None
+        if not merged:
+            head_entries: dict[str, _Entry] | None = self._tree(head_sha, problems)
+        elif test_merge is not None:
+            head_entries = self._tree(test_merge, problems)
+        else:
+            head_entries = None
+            if early:
+                compared = self._rest(f"/compare/{early}...{head_sha}?per_page=1")
+        wanted: set[str] = set()
+        if base_listing is not None and head_entries is not None:
+            wanted = _changed_blobs(base_listing[1], head_entries)
+        elif base_listing is not None and compared is not None:
+            head_guess = _three_way_entries(compared, base_listing[1], [])
+            wanted = _changed_blobs(base_listing[1], head_guess)
         facts_data = self._graphql(
-            _FACTS_QUERY,
+            _FACTS_QUERY.replace("__BLOBS__", _blob_fields(sorted(wanted))),
             {
                 "owner": self.owner,
                 "name": self.name,
                 "number": number,
-                "base": f"refs/heads/{pull_data['base']['ref']}",
+                "base": f"refs/heads/{base_ref}",
                 "config": CONFIG_PATH,
                 # Without a candidate the field is asked about the head and its answer ignored: one
                 # query text whatever GitHub said.
@@ -416,39 +432,40 @@ class PullRequestSource:
         )["repository"]
         ref = facts_data.get("ref")
         if ref is None:
-            raise GitHubReadError(
-                f"{self.full_name}: base branch {pull_data['base']['ref']!r} does not exist"
-            )
+            raise GitHubReadError(f"{self.full_name}: base branch {base_ref!r} does not exist")
         base_sha = ref["target"]["oid"]
-        base_entries = self._tree(base_sha, problems)
+        if base_listing is None or base_listing[0] != (ref["target"].get("tree") or {}).get("oid"):
+            base_listing = self._listing(base_sha, problems)
+            compared = None  # compared with another base
+        base_entries = base_listing[1]
         if not merged:
             view, judged_sha = HEAD_VIEW, head_sha
-            head_entries = self._tree(head_sha, problems)
         elif test_merge is not None and _merges(facts_data.get("merge"), base_sha, head_sha):
             view, judged_sha = MERGE_VIEW, test_merge
-            head_entries = self._tree(test_merge, problems)
         else:
             view, judged_sha = THREE_WAY_VIEW, head_sha
-            head_entries = self._three_way(base_sha, head_sha, base_entries, problems)
+            if compared is None or (compared.get("base_commit") or {}).get("sha") != base_sha:
+                compared = self._rest(f"/compare/{base_sha}...{head_sha}?per_page=1")
+            head_entries = _three_way_entries(compared, base_entries, problems)
+        assert head_entries is not None  # every branch above lists or builds it
         changes = diff_trees(base_entries, head_entries)
+        blobs = _blobs(facts_data, sorted(wanted), [])
 
         config_file = ref["target"].get("file")
         config: bytes | None = None
         if config_file is not None:
             blob = config_file.get("object") or {}
             if blob.get("text") is None or blob.get("isTruncated"):
-                problems.append(f"{CONFIG_PATH} on {pull_data['base']['ref']} could not be read in full")
+                problems.append(f"{CONFIG_PATH} on {base_ref} could not be read in full")
             else:
                 config = blob["text"].encode()
         teams = sorted(set(_TEAM.findall(config.decode(errors="replace")))) if config else []
 
-        wanted: dict[str, str] = {}  # blob sha → why, for both sides of every changed path
-        for change in changes:
-            for side, entries in (("base", base_entries), ("head", head_entries)):
-                for path in change.paths:
-                    if path in entries:
-                        wanted[entries[path].sha] = f"{side}:{path}"
-        blobs, members = self._fetch(set(wanted), teams, problems)
+        needed = _changed_blobs(base_entries, head_entries) - set(blobs)
+        # Every blob the first query did not serve is asked again, strictly: that is what reports it.
+        guess = _referenced_blobs(changes, head_entries, base_entries, blobs, config) - set(blobs)
+        more, members = self._fetch(needed, teams, problems, speculative=guess - needed)
+        blobs |= more
 
         base = GitHubTree(self, base_sha, base_entries)
         head = GitHubTree(self, judged_sha, head_entries)
@@ -461,32 +478,12 @@ class PullRequestSource:
         check_runs = _check_runs(facts_data.get("head"))
         return PullRequestSnapshot(pull, base, head, changes, facts, config, comments, view, check_runs)
 
-    def _three_way(
-        self, base_sha: str, head_sha: str, base_entries: Mapping[str, _Entry], problems: list[str]
-    ) -> dict[str, _Entry]:
-        """The base head's files with those the PR changed since the merge base (GitHub's three-dot
-        comparison) as they are on the PR head: what the PR means to change, without what the base
-        branch gained since the PR was branched off."""
-        data = self._rest(f"/compare/{base_sha}...{head_sha}?per_page=1")
-        files = data.get("files") or []
-        if len(files) >= COMPARE_FILES:
-            problems.append(
-                f"the pull request changes {len(files)} or more files; GitHub lists no more than "
-                f"{COMPARE_FILES}, so it cannot be checked in full"
-            )
-        entries = dict(base_entries)
-        for item in files:
-            path, status = item["filename"], item["status"]
-            if status == "removed":
-                entries.pop(path, None)
-                continue
-            if status == "renamed" and item.get("previous_filename"):
-                entries.pop(item["previous_filename"], None)
-            if not item.get("sha"):
-                problems.append(f"GitHub gave no blob for {path} in the comparison")
-                continue
-            entries[path] = _Entry(item["sha"], None)
-        return entries
+    def _listing(self, ref: str, problems: list[str]) -> tuple[str, dict[str, _Entry]]:
+        """The tree of `ref` (a branch name or a sha): its own sha and its files."""
+        data = self._rest(f"/git/trees/{ref}?recursive=1")
+        if data.get("truncated"):
+            problems.append(f"GitHub truncated the file list of {ref[:12]}; it is too large to check")
+        return str(data.get("sha") or ""), _entries(data)
 
     # --- the default branch: apply-on-merge, drift and reconcile --------------------------------------
 
@@ -598,6 +595,134 @@ class PullRequestSource:
             raise GitHubReadError(
                 f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
             ) from error
+
+
+def _entries(listing: Mapping[str, Any]) -> dict[str, _Entry]:
+    return {e["path"]: _Entry(e["sha"], e.get("size")) for e in listing["tree"] if e["type"] == "blob"}
+
+
+def _blob_fields(shas: Sequence[str]) -> str:
+    """GraphQL fields reading blobs by oid inside `repository`, aliased by sha (see `_blobs`)."""
+    return " ".join(
+        f'b{sha}: object(oid: "{sha}") {{ ... on Blob {{ text isTruncated isBinary }} }}' for sha in shas
+    )
+
+
+def _blobs(
+    repository: Mapping[str, Any] | None, shas: Sequence[str], problems: list[str]
+) -> dict[str, bytes]:
+    """The blobs `_blob_fields` asked for that GitHub served in full; a problem for each other one."""
+    blobs: dict[str, bytes] = {}
+    for sha in shas:
+        blob = (repository or {}).get(f"b{sha}")
+        if blob is None or blob.get("text") is None:
+            problems.append(f"GitHub did not serve blob {sha[:12]} as text (binary or missing)")
+        elif blob.get("isTruncated"):
+            problems.append(f"blob {sha[:12]} is too large for GitHub to serve in full")
+        else:
+            blobs[sha] = blob["text"].encode()
+    return blobs
+
+
+def _team_fields(teams: Sequence[tuple[str, str]]) -> str:
+    return "".join(
+        f" t{i}: organization(login: {_q(org)}) {{ team(slug: {_q(slug)}) {{"
+        f" members(first: {PAGE}) {{ pageInfo {{ hasNextPage }} nodes {{ login }} }} }} }}"
+        for i, (org, slug) in enumerate(teams)
+    )
+
+
+def _members(
+    data: Mapping[str, Any], teams: Sequence[tuple[str, str]], problems: list[str]
+) -> dict[str, tuple[str, ...]]:
+    members: dict[str, tuple[str, ...]] = {}
+    for i, (org, slug) in enumerate(teams):
+        team = (data.get(f"t{i}") or {}).get("team")
+        if team is None:
+            continue  # unknown team: resolves to nobody (fail closed)
+        if team["members"]["pageInfo"]["hasNextPage"]:
+            problems.append(f"team @{org}/{slug} has more than {PAGE} members")
+        members[f"{org}/{slug}"] = tuple(n["login"] for n in team["members"]["nodes"])
+    return members
+
+
+def _changed_blobs(base: Mapping[str, _Entry], head: Mapping[str, _Entry]) -> set[str]:
+    """The blob shas of both sides of every changed path."""
+    return {
+        entries[path].sha
+        for change in diff_trees(base, head)
+        for path in change.paths
+        for entries in (base, head)
+        if path in entries
+    }
+
+
+def _three_way_entries(
+    compared: Mapping[str, Any], base_entries: Mapping[str, _Entry], problems: list[str]
+) -> dict[str, _Entry]:
+    """The base head's files with those the PR changed since the merge base (GitHub's three-dot
+    comparison) as they are on the PR head: what the PR means to change, without what the base
+    branch gained since the PR was branched off."""
+    files = compared.get("files") or []
+    if len(files) >= COMPARE_FILES:
+        problems.append(
+            f"the pull request changes {len(files)} or more files; GitHub lists no more than "
+            f"{COMPARE_FILES}, so it cannot be checked in full"
+        )
+    entries = dict(base_entries)
+    for item in files:
+        path, status = item["filename"], item["status"]
+        if status == "removed":
+            entries.pop(path, None)
+            continue
+        if status == "renamed" and item.get("previous_filename"):
+            entries.pop(item["previous_filename"], None)
+        if not item.get("sha"):
+            problems.append(f"GitHub gave no blob for {path} in the comparison")
+            continue
+        entries[path] = _Entry(item["sha"], None)
+    return entries
+
+
+def _referenced_blobs(
+    changes: Sequence[FileChange],
+    head: Mapping[str, _Entry],
+    base: Mapping[str, _Entry],
+    blobs: Mapping[str, bytes],
+    config: bytes | None,
+) -> set[str]:
+    """A guess at the files the planner will look up next: the variables the changed experiments
+    override (`<id>.yaml`/`.yml` in the experiment's account), on both sides. Read with the team
+    members, they save the planner a call; a wrong guess costs only the bytes."""
+    repo_config, _ = parse_repo_config(config) if config else (None, [])
+
+    def account(path: str) -> str | None:
+        found = repo_config.account_for(path) if repo_config is not None else None
+        return found.name if found is not None else None
+
+    named: dict[str, list[str]] = {}
+    for path in {*head, *base}:
+        if path.endswith(RESOURCE_SUFFIXES):
+            named.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+    out: set[str] = set()
+    for change in changes:
+        entry = head.get(change.path)
+        raw = blobs.get(entry.sha) if entry is not None else None
+        if raw is None or not change.path.endswith(RESOURCE_SUFFIXES):
+            continue
+        document, _ = parse_yaml(change.path, raw)
+        if document is None or document.data.get("kind") != Kind.EXPERIMENT.value:
+            continue
+        owner = account(change.path)
+        resource = Resource(
+            ResourceKey(owner or "", Kind.EXPERIMENT, str(document.data.get("id"))), change.path, document
+        )
+        for ident in overrides_used(resource):
+            for name in (ident + suffix for suffix in RESOURCE_SUFFIXES):
+                for path in named.get(name, ()):
+                    if repo_config is None or account(path) == owner:
+                        out |= {e[path].sha for e in (head, base) if path in e}
+    return out
 
 
 def _test_merge_candidate(pull: Mapping[str, Any]) -> str | None:
