@@ -138,13 +138,20 @@ def floor(texts: list[str]) -> None:
         yaml.load(text, Loader=yaml.CSafeLoader)
 
 
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    times = []
+def interleaved(repeat: int, *works: Callable[[], object]) -> list[float]:
+    """The best time of each work, measured in turns (a, b, c, a, b, c, ...).
+
+    On a shared machine the speed of the CPU drifts by up to 2x within a minute; timing each work in
+    a block of its own would compare a fast minute with a slow one. Taking turns keeps the ratios
+    honest, and the best of several turns is the least disturbed.
+    """
+    best = [float("inf")] * len(works)
     for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for index, work in enumerate(works):
+            start = time.perf_counter()
+            work()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
 
 
 # touched, actions, files read, check s, floor s, both-sides floor s, JSON bytes
@@ -170,10 +177,13 @@ def measure(repo: Path, head: str, repeat: int) -> Row:
     # the base version too (the target is stated against the head-only floor; both are printed).
     with GitTree(repo, "main") as tree:
         before = [(tree.read(c.old_path or c.path) or b"").decode() for c in changes]
-    floor_s = best_of(repeat, lambda: floor(texts))
-    both_s = best_of(repeat, lambda: floor(texts + before))
     results: list[tuple[int, int, int]] = []
-    check_s = best_of(repeat, lambda: results.append(check(repo, head)))
+    floor_s, both_s, check_s = interleaved(
+        repeat,
+        lambda: floor(texts),
+        lambda: floor(texts + before),
+        lambda: results.append(check(repo, head)),
+    )
     actions, reads, size = results[-1]
     return len(changes), actions, reads, check_s, floor_s, both_s, size
 
@@ -182,7 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--resources", type=int, default=10_000)
     parser.add_argument("--touched", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="approvalbot-bench-") as tmp:
         repo = Path(tmp) / "config.git"

@@ -10,11 +10,22 @@ and is refused when our walk exceeds its budget, long before it could fill memor
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.events import (
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+    StreamStartEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot.core import rules, schemas
@@ -32,23 +43,32 @@ _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVED_MAX = 20_000  # plain scalars remembered: field names, statuses, small numbers repeat a lot
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """libyaml's safe loader, with the tag of each plain scalar remembered.
+_plain_tags: dict[str, str] = {}
+_RESOLVER: Any = yaml.resolver.Resolver()  # the one SafeLoader and CSafeLoader use
 
-    libyaml calls back into Python's regex-based resolver for every scalar, about a third of the time
-    it takes to compose a document; the answer depends only on the arguments, so we keep it.
+
+def _plain_tag(value: str) -> str:
+    """The tag YAML 1.1 gives an unquoted scalar (int, bool, null...), remembered.
+
+    PyYAML decides it with regular expressions, for every scalar of every file, a large part of the
+    time reading takes; the answer depends only on the text, and field names, statuses and small
+    numbers repeat a lot.
     """
+    tag = _plain_tags.get(value)
+    if tag is None:
+        if len(_plain_tags) >= _RESOLVED_MAX:
+            _plain_tags.clear()
+        tag = _plain_tags[value] = _RESOLVER.resolve(ScalarNode, value, (True, False))
+    return tag
 
-    _resolved: ClassVar[dict[tuple[Any, str, tuple[bool, bool]], str]] = {}
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """libyaml's safe loader, with the tags of unquoted scalars remembered (see `_plain_tag`)."""
 
     def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
-        key = (kind, value, implicit)
-        tag = self._resolved.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(self._resolved) >= _RESOLVED_MAX:
-                self._resolved.clear()
-            self._resolved[key] = tag
+        if kind is ScalarNode and implicit[0]:
+            return _plain_tag(value)
+        tag: str = super().resolve(kind, value, implicit)
         return tag
 
 
@@ -59,33 +79,48 @@ _STR, _INT, _FLOAT, _BOOL, _NULL = (_YAML + t for t in ("str", "int", "float", "
 _TIMESTAMP, _VALUE, _SEQ, _MAP, _MERGE = (_YAML + t for t in ("timestamp", "value", "seq", "map", "merge"))
 
 _constructor = SafeConstructor()
+_BOOLS: dict[str, bool] = SafeConstructor.bool_values
 
 
-def _construct_with(method: Callable[[SafeConstructor, ScalarNode], Any]) -> Callable[[ScalarNode], Any]:
-    return lambda node: method(_constructor, node)
+def _bool(value: str) -> bool:
+    return _BOOLS[value.lower()]  # KeyError for '!!bool maybe': reported as a bad value
 
 
-# Timestamps stay text: schemas check them as RFC 3339 strings and the rules insist on a zone, which
-# a datetime built by PyYAML would have dropped or invented.
-_SCALARS: dict[str, Callable[[ScalarNode], Any]] = {
-    _STR: lambda node: node.value,
-    _TIMESTAMP: lambda node: node.value,
-    _VALUE: lambda node: node.value,
-    _NULL: lambda node: None,
-    _BOOL: _construct_with(SafeConstructor.construct_yaml_bool),
-    _INT: lambda node: _integer(node),
-    _FLOAT: _construct_with(SafeConstructor.construct_yaml_float),
-}
+def _float(value: str) -> float:
+    number: float = SafeConstructor.construct_yaml_float(_constructor, ScalarNode(_FLOAT, value))
+    return number
 
 
-def _integer(node: ScalarNode) -> int:
-    value: str = node.value
+def _integer(value: str) -> int:
     # Plain decimal digits are most integers; PyYAML's rules (octal '0..', '0x', '1_000', '1:30')
     # for the rest.
     if value.isascii() and value.isdigit() and (len(value) == 1 or value[0] != "0"):
         return int(value)
-    integer: int = SafeConstructor.construct_yaml_int(_constructor, node)
+    integer: int = SafeConstructor.construct_yaml_int(_constructor, ScalarNode(_INT, value))
     return integer
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _null(value: str) -> None:
+    return None
+
+
+# A scalar's value from its text, by resolved tag. Timestamps stay text: schemas check them as
+# RFC 3339 strings and the rules insist on a zone, which a datetime built by PyYAML would have
+# dropped or invented.
+_SCALARS: dict[str, Callable[[str], Any]] = {
+    _STR: _text,
+    _TIMESTAMP: _text,
+    _VALUE: _text,
+    _NULL: _null,
+    _BOOL: _bool,
+    _INT: _integer,
+    _FLOAT: _float,
+}
+_BAD_SCALAR = (ValueError, LookupError, yaml.YAMLError)
 
 
 class _Stop(Exception):
@@ -111,6 +146,14 @@ def parse_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> tuple[Do
             Problem(path, line, column, f"not valid UTF-8 (byte 0x{byte:02x}); save the file as UTF-8")
         ]
     text = text.removeprefix("\ufeff")
+    data = _plain_mapping(text)
+    if data is not None:
+        return Document(data, _Positions(path, text)), []
+    return _parse_located(path, text)
+
+
+def _parse_located(path: str, text: str) -> tuple[Document | None, list[Problem]]:
+    """The careful reading: a node graph, every position recorded, every problem said and located."""
     try:
         root = _compose(path, text)
         if root is None:
@@ -135,11 +178,136 @@ def parse_yaml(path: str, raw: bytes, *, max_bytes: int = MAX_BYTES) -> tuple[Do
     return Document(data, builder.positions), []
 
 
-def load_resource(path: str, raw: bytes, account: str) -> LoadResult:
+def _plain_mapping(text: str) -> dict[str, Any] | None:
+    """The file's data straight from libyaml's events if it is an ordinary file, else None.
+
+    Almost every file is a mapping of plain values, and reading it needs no node graph and no
+    positions (those are found again, once, when a problem must be located: see `_Positions`).
+    Anything unusual (a syntax error, an anchor or alias, a tag, a duplicate or non-text key, deep
+    nesting, a huge file, a top level that is not a mapping, a second document) gives None, and
+    the file takes the careful path, which says what is wrong and where. The two paths agree on
+    every file this one accepts (tests/core/test_loading.py checks it on random documents).
+    """
+    loader = _Loader(text)
+    try:
+        return _read_events(loader.get_event)
+    except _BAD_SCALAR:  # YAMLError among them: a syntax error, said by the careful path
+        return None
+    finally:
+        loader.dispose()
+
+
+def _read_events(next_event: Callable[[], Any]) -> dict[str, Any] | None:
+    if next_event().__class__ is not StreamStartEvent or next_event().__class__ is not DocumentStartEvent:
+        return None
+    root: dict[str, Any] = {}
+    start = next_event()
+    if start.__class__ is not MappingStartEvent or not _plain_collection(start, _MAP):
+        return None
+    # The open collections, innermost last, and for each the key awaiting its value (mappings only).
+    open_: list[dict[str, Any] | list[Any]] = [root]
+    keys: list[str | None] = [None]
+    parent: dict[str, Any] | list[Any] = root
+    for _ in range(MAX_NODES):
+        event = next_event()
+        kind = event.__class__
+        if kind is ScalarEvent:
+            if event.anchor is not None:
+                return None
+            text: str = event.value
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = _plain_tag(text) if event.implicit[0] else _STR
+            if tag == _STR:
+                value: Any = text
+            else:
+                construct = _SCALARS.get(tag)
+                if construct is None:  # a tag beyond plain data, or a merge key ('<<')
+                    return None
+                value = construct(text)
+            if isinstance(parent, list):
+                parent.append(value)
+            elif keys[-1] is None:
+                # A key keeps the characters written ('1:' is "1"), as on the careful path.
+                if text in parent:
+                    return None
+                keys[-1] = text
+            else:
+                parent[keys[-1]] = value
+                keys[-1] = None
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            mapping = kind is MappingStartEvent
+            if len(open_) >= MAX_DEPTH or not _plain_collection(event, _MAP if mapping else _SEQ):
+                return None
+            child: dict[str, Any] | list[Any] = {} if mapping else []
+            if isinstance(parent, list):
+                parent.append(child)
+            elif keys[-1] is None:  # a mapping or list as a key
+                return None
+            else:
+                parent[keys[-1]] = child
+                keys[-1] = None
+            open_.append(child)
+            keys.append(None)
+            parent = child
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            open_.pop()
+            keys.pop()
+            if not open_:
+                break
+            parent = open_[-1]
+        else:  # an alias
+            return None
+    else:
+        return None  # more values than a resource needs: the careful path counts them
+    if next_event().__class__ is not DocumentEndEvent or next_event().__class__ is not StreamEndEvent:
+        return None
+    return root
+
+
+class _Positions(Mapping[DocPath, Position]):
+    """Where each key and item of a file read the quick way is, found when first asked.
+
+    Positions are needed only to locate a problem, and most files have none: reading such a file
+    again, carefully, once, costs far less than recording every position of every file.
+    """
+
+    def __init__(self, path: str, text: str) -> None:
+        self._path = path
+        self._text = text
+        self._found: Mapping[DocPath, Position] | None = None
+
+    def _positions(self) -> Mapping[DocPath, Position]:
+        if self._found is None:
+            document, _ = _parse_located(self._path, self._text)
+            self._found = document.positions if document is not None else {}
+            self._text = ""
+        return self._found
+
+    def __getitem__(self, path: DocPath) -> Position:
+        return self._positions()[path]
+
+    def __iter__(self) -> Iterator[DocPath]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+    def __repr__(self) -> str:
+        return repr(dict(self._positions()))
+
+
+def _plain_collection(event: Any, tag: str) -> bool:
+    return event.anchor is None and event.tag in (None, "!", tag)
+
+
+def load_resource(path: str, raw: bytes, account: str, *, judge: bool = True) -> LoadResult:
     """Parse, validate against the kind's schema and check the per-document rules of one file.
 
     The resource is returned whenever the document matches its schema (so its fields have the types
     the schema promises), even when semantic rules fail; every problem found is reported together.
+    `judge=False` is for a file that is only compared with (the base side of a change): its semantic
+    rules are checked only when the schema fails, the one case where its problems are reported.
     """
     document, problems = parse_yaml(path, raw)
     if document is None:
@@ -148,23 +316,29 @@ def load_resource(path: str, raw: bytes, account: str) -> LoadResult:
     if isinstance(kind, Problem):
         return LoadResult(path, None, (kind,))
     schema_problems = schemas.validate(_SCHEMA_FOR_KIND[kind], document, path)
-    found = set(schema_problems) | set(rules.check_document(document, path))
+    found = set(schema_problems)
+    if judge or schema_problems:
+        found.update(rules.check_document(document, path))
     resource = None
     if not schema_problems:
         resource = Resource(ResourceKey(account, kind, str(document.data["id"])), path, document)
     return LoadResult(path, resource, tuple(sorted(found)))
 
 
+_KINDS = {k.value: k for k in Kind}
+_ALLOWED_KINDS = " or ".join(f"'{k}'" for k in _KINDS)
+
+
 def _kind(document: Document, path: str) -> Kind | Problem:
     value = document.data.get("kind")
-    allowed = " or ".join(f"'{k.value}'" for k in Kind)
     if value is None:
         line, column = _position(document.position(()))
-        return Problem(path, line, column, f"missing required field 'kind' ({allowed})")
-    if not isinstance(value, str) or value not in {k.value for k in Kind}:
+        return Problem(path, line, column, f"missing required field 'kind' ({_ALLOWED_KINDS})")
+    kind = _KINDS.get(value) if isinstance(value, str) else None
+    if kind is None:
         line, column = _position(document.position(("kind",)))
-        return Problem(path, line, column, f"kind: must be {allowed}, got {value!r}")
-    return Kind(value)
+        return Problem(path, line, column, f"kind: must be {_ALLOWED_KINDS}, got {value!r}")
+    return kind
 
 
 def _compose(path: str, text: str) -> Node | None:
@@ -272,8 +446,8 @@ class _Builder:
             self._refuse_tag(node)
             return None
         try:
-            return construct(node)
-        except (ValueError, yaml.YAMLError):
+            return construct(node.value)
+        except _BAD_SCALAR:
             self._problem(node, f"{node.value!r} is not a valid {_short_tag(node.tag)} value")
             return None
 

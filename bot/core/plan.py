@@ -53,9 +53,10 @@ DUPLICATE = "{name} is also defined in {others}; ids must be unique per account 
 BROKEN_HEAD_CONFIG = "this change leaves {config} invalid: {problem}"
 
 
-# (path, account, file content) → its load: a file the change leaves alone (a referenced variable,
-# most often) has the same bytes on both sides and is parsed and validated once, not twice.
-_Loads = dict[tuple[str, str, bytes], LoadResult]
+# (path, account, file content) → its load, and whether it was judged (see `load_resource`): a file
+# the change leaves alone (a referenced variable, most often) has the same bytes on both sides and is
+# parsed and validated once, not twice.
+_Loads = dict[tuple[str, str, bytes], tuple[LoadResult, bool]]
 
 
 class _Accounts:
@@ -83,6 +84,7 @@ class _Reader:
     tree: Tree
     accounts: _Accounts
     shared: _Loads = field(default_factory=dict)
+    judge: bool = True  # False on the base side: its files are compared with, not judged
     loaded: dict[str, LoadResult | None] = field(default_factory=dict)
     by_name: dict[str, list[str]] | None = None  # file name → paths, built on first use
 
@@ -96,10 +98,10 @@ class _Reader:
 
     def _load(self, path: str, raw: bytes, account: str) -> LoadResult:
         key = (path, account, raw)
-        result = self.shared.get(key)
-        if result is None:
-            result = self.shared[key] = load_resource(path, raw, account)
-        return result
+        cached = self.shared.get(key)
+        if cached is None or (self.judge and not cached[1]):
+            cached = self.shared[key] = (load_resource(path, raw, account, judge=self.judge), self.judge)
+        return cached[0]
 
     def resource(self, path: str) -> Resource | None:
         result = self.load(path)
@@ -147,7 +149,7 @@ def make_plan(
     """The plan of a change: `config` is the base branch's config, `now` the evaluation time."""
     loads: _Loads = {}
     accounts = _Accounts(config)
-    before, after = _Reader(base, accounts, loads), _Reader(head, accounts, loads)
+    before, after = _Reader(base, accounts, loads, judge=False), _Reader(head, accounts, loads)
     errors: list[Problem] = []
     drafts: list[_Draft] = []
     config_changed = any(CONFIG_PATH in c.paths for c in changes)

@@ -170,7 +170,7 @@ def _check_remote_config(found: _Found) -> None:
     conditions = data.get("conditional_values")
     if not isinstance(conditions, list):
         return
-    first_line: dict[str, int] = {}
+    first_seen: dict[str, DocPath] = {}  # a line is looked up only when a segment repeats
     for index, condition in enumerate(conditions):
         if not isinstance(condition, Mapping):
             continue
@@ -180,14 +180,14 @@ def _check_remote_config(found: _Found) -> None:
             _check_value(found, (*path, "value"), variable_type, condition["value"], why)
         segment = condition.get("segment")
         if isinstance(segment, str):
-            if segment in first_line:
+            if segment in first_seen:
                 found.add(
                     (*path, "segment"),
                     f"{dotted((*path, 'segment'))}: segment {segment!r} already has a value "
-                    f"(line {first_line[segment]}); give each segment one value",
+                    f"(line {found.line(first_seen[segment])}); give each segment one value",
                 )
             else:
-                first_line[segment] = found.line((*path, "segment"))
+                first_seen[segment] = (*path, "segment")
 
 
 def _check_value(found: _Found, path: DocPath, variable_type: str, value: Any, why: str) -> None:
@@ -243,19 +243,20 @@ def _check_control(found: _Found) -> None:
 
 
 def _check_variant_ids(found: _Found) -> None:
-    first_line: dict[str, int] = {}
+    first_seen: dict[str, DocPath] = {}  # a line is looked up only when an id repeats
     for index, variant in _variants(found.data):
         ident = variant.get("id")
         if not isinstance(ident, str):
             continue
         path: DocPath = ("variants", index, "id")
-        if ident in first_line:
+        if ident in first_seen:
             found.add(
                 path,
-                f"variant id {ident!r} is used twice (first at line {first_line[ident]}); ids must differ",
+                f"variant id {ident!r} is used twice (first at line {found.line(first_seen[ident])}); "
+                "ids must differ",
             )
         else:
-            first_line[ident] = found.line(path)
+            first_seen[ident] = path
 
 
 def _check_winner(found: _Found) -> None:

@@ -139,6 +139,9 @@ def test_aliases_within_budget_are_expanded() -> None:
             f"{FILE}:2:1: invalid YAML: expected a single document in the stream, but found another document",
         ),
         ("a: \x07\n", f"{FILE}:1:4: invalid YAML: control characters are not allowed"),
+        ("a: !!bool maybe\n", f"{FILE}:1:4: 'maybe' is not a valid !!bool value"),
+        ("a: !!int twelve\n", f"{FILE}:1:4: 'twelve' is not a valid !!int value"),
+        ("a: !!float x\n", f"{FILE}:1:4: 'x' is not a valid !!float value"),
     ],
 )
 def test_refused_files_say_why_and_where(raw: str, expected: str) -> None:
@@ -232,6 +235,102 @@ def test_python_tags_never_run_code(tmp_path) -> None:
     raw = f"a: !!python/object/apply:os.system ['touch {marker}']\n"
     assert problems(raw)
     assert not marker.exists()
+
+
+# --- the quick reading and the careful one -------------------------------------------------------
+
+
+def _typed(value: object) -> object:
+    """`value` with every scalar paired with its type: 1, 1.0 and True are equal in Python."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def _assert_readings_agree(text: str) -> bool:
+    """The quick reading, when it gives data, gives the careful reading's data; True if it did."""
+    quick = loading._plain_mapping(text)
+    careful, found = loading._parse_located(FILE, text)
+    if quick is None:
+        return False
+    assert found == [] and careful is not None, found
+    assert _typed(quick) == _typed(careful.data)
+    return True
+
+
+_PLAIN = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(
+        ["yes", "off", "~", "0x1F", "0o17", "017", "1_000", "1:30", "2030-01-15", ".inf", "<<"]
+    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _PLAIN, min_size=1, max_size=4), st.booleans(), st.booleans())
+def test_plain_documents_are_read_the_quick_way_with_the_careful_result(
+    value: dict[str, object], flow: bool, canonical: bool
+) -> None:
+    text = yaml.safe_dump(value, default_flow_style=flow, canonical=canonical, allow_unicode=True)
+    assert _assert_readings_agree(text), text  # no anchors, tags or duplicates: the quick way takes it
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!?|>'\"#%@`,\n \t0.~<")), max_size=80),
+    )
+)
+def test_the_quick_reading_never_accepts_what_the_careful_one_refuses(text: str) -> None:
+    _assert_readings_agree(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "a: 1\na: 2\n",  # duplicate keys
+        "? [a]\n: 1\n",  # a list as a key
+        "<<: {a: 1}\n",  # a merge key
+        "a: !!binary aGVsbG8=\n",  # a tag beyond plain data
+        "a: !!int x\n",  # a value its tag refuses
+        "- a\n",  # a top level that is not a mapping
+        "a: 1\n---\nb: 2\n",  # two documents
+        "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH,  # too deep
+        "a: [\n",  # a syntax error
+    ],
+)
+def test_unusual_files_are_left_to_the_careful_path(text: str) -> None:
+    assert loading._plain_mapping(text) is None  # parse_yaml then reads it carefully: tests above
+
+
+def test_positions_of_a_quickly_read_file_are_found_once_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    careful = loading._parse_located
+    calls: list[str] = []
+    monkeypatch.setattr(
+        loading, "_parse_located", lambda path, text: (calls.append(path), careful(path, text))[1]
+    )
+    document, found = parse_yaml(FILE, EXPERIMENT.encode())
+    assert found == [] and document is not None and calls == []  # read without positions
+    assert document.position(("variants", 1, "weight")) == Position(12, 5)
+    assert document.position(("metrics", "primary", "id")) == Position(6, 13)
+    assert calls == [FILE]  # found by one careful reading, kept for later questions
+
+
+def test_a_valid_experiment_is_judged_without_looking_up_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rules ask where things are only to report a problem: a clean file is never read twice.
+    monkeypatch.setattr(loading, "_parse_located", lambda path, text: pytest.fail("positions looked up"))
+    two_segments = EXPERIMENT.replace("status: running", "status: running\ntargeting: {segments: [a, b]}")
+    assert load_resource(FILE, two_segments.encode(), "web").problems == ()
 
 
 # --- property: nothing escapes but problems -------------------------------------------------------
