@@ -27,9 +27,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.adapters.git import GitTree, changed_files
-from bot.core.plan import make_plan
+from bot.cli import plan_change
 from bot.core.render import plan_to_json
-from bot.core.repo_config import CONFIG_PATH, parse_repo_config
+from bot.core.repo_config import CONFIG_PATH
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 ACCOUNTS = ("web", "mobile")
@@ -121,16 +121,30 @@ def build_repo(root: Path, resources: int, touched: int) -> None:
     )
 
 
+def _counting_reads() -> list[int]:
+    """Files read by every GitTree closed from now on (the CLI opens its own, one per side)."""
+    counts: list[int] = []
+    close = GitTree.close
+
+    def counting_close(self: GitTree) -> None:
+        counts.append(self.reads)
+        close(self)
+
+    GitTree.close = counting_close  # type: ignore[method-assign]
+    return counts
+
+
+READS = _counting_reads()
+
+
 def check(repo: Path, head: str) -> tuple[int, int, int]:
     """`approvalbot check --format json` in-process; returns (actions, files read, output bytes)."""
-    changes = changed_files(repo, "main", head)
-    with GitTree(repo, "main") as base, GitTree(repo, head) as tree:
-        config, problems = parse_repo_config(base.read(CONFIG_PATH))
-        assert config is not None, problems
-        plan = make_plan(base, tree, changes, config, NOW)
-        out = json.dumps(plan_to_json(plan, config))
-        assert plan.valid, plan.all_problems[:3]
-        return len(plan.actions), base.reads + tree.reads, len(out)
+    READS.clear()
+    plan, config, problems = plan_change(repo, "main", head, NOW)
+    assert config is not None, problems
+    out = json.dumps(plan_to_json(plan, config))
+    assert plan.valid, plan.all_problems[:3]
+    return len(plan.actions), sum(READS), len(out)
 
 
 def floor(texts: list[str]) -> None:

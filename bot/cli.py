@@ -9,9 +9,11 @@ stack trace).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,19 +57,43 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    repo = Path(args.repo)
     now = parse_now(args.now)
     facts = read_facts(Path(args.facts)) if args.facts else None
-    changes = changed_files(repo, args.base, args.head)
-    with GitTree(repo, args.base) as base, GitTree(repo, args.head) as head:
-        config, config_problems = parse_repo_config(base.read(CONFIG_PATH))
-        if config is None:
-            plan = Plan(errors=tuple(config_problems))
-        else:
-            plan = make_plan(base, head, changes, config, now)
+    plan, config, config_problems = plan_change(Path(args.repo), args.base, args.head, now)
     decision = _decide(config, config_problems, plan, facts, now) if facts is not None else None
     _print_plan(plan, config, args.format, decision)
     return EXIT_OK if plan.valid else EXIT_REFUSED
+
+
+def plan_change(
+    repo: Path, base_rev: str, head_rev: str, now: datetime
+) -> tuple[Plan, RepoConfig | None, list[Problem]]:
+    """The plan of the change base → head, judged by the base branch's config (and its problems)."""
+    changes = changed_files(repo, base_rev, head_rev)
+    with GitTree(repo, base_rev) as base, GitTree(repo, head_rev) as head, _fewer_collections():
+        config, problems = parse_repo_config(base.read(CONFIG_PATH))
+        if config is None:
+            return Plan(errors=tuple(problems)), None, problems
+        return make_plan(base, head, changes, config, now), config, problems
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's collector runs less often while a change is read.
+
+    Reading a big change makes a few hundred thousand objects (the documents of both sides) that all
+    live until the plan is made and form no cycles; the collector would walk them again and again,
+    about a tenth of `check`'s time, and free nothing.
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], _FEWER_COLLECTIONS), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+_FEWER_COLLECTIONS = 100_000  # allocations between young collections (Python's default: 700)
 
 
 def _decide(

@@ -37,18 +37,23 @@ def git(repo: Path, *args: str, input: bytes | None = None, ok_codes: tuple[int,
 
 def resolve(repo: Path, rev: str) -> str:
     """The commit id of `rev`; a clear GitError when `repo` is not a repository or `rev` is unknown."""
+    if rev.startswith("-"):
+        raise GitError(f"{rev!r} is not a revision; name a branch, tag or commit")
+    if repo.is_dir():
+        out = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", ok_codes=(0, 1, 128))
+        if out.strip():
+            return out.decode().strip()
+    raise GitError(_why_unresolved(repo, rev))  # the diagnosis costs git calls: only on failure
+
+
+def _why_unresolved(repo: Path, rev: str) -> str:
     if not repo.is_dir():
-        raise GitError(f"{repo} is not a directory; pass the path of a git repository with --repo")
+        return f"{repo} is not a directory; pass the path of a git repository with --repo"
     inside = git(repo, "rev-parse", "--is-inside-work-tree", ok_codes=(0, 128)).strip()
     bare = git(repo, "rev-parse", "--is-bare-repository", ok_codes=(0, 128)).strip()
     if inside != b"true" and bare != b"true":
-        raise GitError(f"{repo} is not a git repository; pass the path of a git checkout with --repo")
-    if rev.startswith("-"):
-        raise GitError(f"{rev!r} is not a revision; name a branch, tag or commit")
-    out = git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", ok_codes=(0, 1))
-    if not out.strip():
-        raise GitError(f"unknown revision {rev!r} in {repo}; name a branch, tag or commit that exists there")
-    return out.decode().strip()
+        return f"{repo} is not a git repository; pass the path of a git checkout with --repo"
+    return f"unknown revision {rev!r} in {repo}; name a branch, tag or commit that exists there"
 
 
 class GitTree:
@@ -56,7 +61,8 @@ class GitTree:
 
     def __init__(self, repo: Path, rev: str) -> None:
         self.commit = resolve(Path(repo), rev)
-        self.repo = toplevel(Path(repo))  # pathspecs of `git grep` are relative to the directory
+        self.repo = Path(repo)
+        self._top: Path | None = None  # the work tree's root, for `git grep` (see `mentioning`)
         self.rev = rev
         self._blob_ids: dict[str, bytes] | None = None
         self._cache: dict[str, bytes] = {}
@@ -107,10 +113,12 @@ class GitTree:
         wanted = list(paths)
         found: list[str] = []
         prefix = f"{self.commit}:".encode()
+        if self._top is None:  # pathspecs of `git grep` are relative to the directory it runs in
+            self._top = toplevel(self.repo)
         for start in range(0, len(wanted), _GREP_BATCH):
             batch = wanted[start : start + _GREP_BATCH]
             out = git(
-                self.repo, "grep", "-l", "-F", "-z", "-e", word, self.commit, "--", *batch, ok_codes=(0, 1)
+                self._top, "grep", "-l", "-F", "-z", "-e", word, self.commit, "--", *batch, ok_codes=(0, 1)
             )
             for hit in out.split(b"\0"):
                 if hit:
@@ -186,7 +194,11 @@ def toplevel(repo: Path) -> Path:
 
 
 def merge_base(repo: Path, base: str, head: str) -> str:
-    out = git(repo, "merge-base", resolve(repo, base), resolve(repo, head), ok_codes=(0, 1)).strip()
+    return _merge_base(repo, base, head, resolve(repo, base), resolve(repo, head))
+
+
+def _merge_base(repo: Path, base: str, head: str, base_commit: str, head_commit: str) -> str:
+    out = git(repo, "merge-base", base_commit, head_commit, ok_codes=(0, 1)).strip()
     if not out:
         raise GitError(f"{base!r} and {head!r} have no common history in {repo}; compare related branches")
     return out.decode()
@@ -194,10 +206,11 @@ def merge_base(repo: Path, base: str, head: str) -> str:
 
 def changed_files(repo: Path, base: str, head: str) -> list[FileChange]:
     """Files changed on `head` since it left `base` (like a pull request shows them), renames kept."""
-    since = merge_base(repo, base, head)
+    head_commit = resolve(repo, head)
+    since = _merge_base(repo, base, head, resolve(repo, base), head_commit)
     # Only exact renames count as renames: git's similarity guess would pair the deletion of one
     # experiment with the creation of another from the same template and refuse both.
-    out = git(repo, "diff", "--name-status", "-z", "-M100%", since, resolve(repo, head))
+    out = git(repo, "diff", "--name-status", "-z", "-M100%", since, head_commit)
     return parse_name_status(out)
 
 

@@ -191,7 +191,7 @@ def _plain_mapping(text: str) -> dict[str, Any] | None:
     loader = _Loader(text)
     try:
         return _read_events(loader.get_event)
-    except _BAD_SCALAR:  # YAMLError among them: a syntax error, said by the careful path
+    except (_Unusual, *_BAD_SCALAR):  # YAMLError among them: syntax, said by the careful path
         return None
     finally:
         loader.dispose()
@@ -215,25 +215,16 @@ def _read_events(next_event: Callable[[], Any]) -> dict[str, Any] | None:
             if event.anchor is not None:
                 return None
             text: str = event.value
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _plain_tag(text) if event.implicit[0] else _STR
-            if tag == _STR:
-                value: Any = text
-            else:
-                construct = _SCALARS.get(tag)
-                if construct is None:  # a tag beyond plain data, or a merge key ('<<')
-                    return None
-                value = construct(text)
+            tag = _resolved(text, event.tag, event.implicit[0])
             if isinstance(parent, list):
-                parent.append(value)
+                parent.append(_scalar(text, tag))
             elif keys[-1] is None:
                 # A key keeps the characters written ('1:' is "1"), as on the careful path.
-                if text in parent:
+                if tag not in _SCALARS or text in parent:
                     return None
                 keys[-1] = text
             else:
-                parent[keys[-1]] = value
+                parent[keys[-1]] = _scalar(text, tag)
                 keys[-1] = None
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             mapping = kind is MappingStartEvent
@@ -263,6 +254,26 @@ def _read_events(next_event: Callable[[], Any]) -> dict[str, Any] | None:
     if next_event().__class__ is not DocumentEndEvent or next_event().__class__ is not StreamEndEvent:
         return None
     return root
+
+
+class _Unusual(Exception):
+    """Raised by the quick reading for anything it leaves to the careful one."""
+
+
+def _resolved(text: str, tag: str | None, unquoted: bool) -> str:
+    """A scalar's tag: the one written, else YAML's choice for its text ('!' and quotes make text)."""
+    if tag is None or tag == "!":
+        return _plain_tag(text) if unquoted else _STR
+    return tag
+
+
+def _scalar(text: str, tag: str) -> Any:
+    if tag == _STR:
+        return text
+    construct = _SCALARS.get(tag)
+    if construct is None:  # a tag beyond plain data, or a merge key ('<<') as a value
+        raise _Unusual
+    return construct(text)
 
 
 class _Positions(Mapping[DocPath, Position]):

@@ -224,3 +224,33 @@ def test_nan_and_infinity_get_one_verdict() -> None:
         data = {"kind": "remote_config", "id": "v", "key": "v", "type": "number", "default": value}
         data["status"] = "live"
         assert schemas.is_valid("remote-config", data) == schemas._validator("remote-config").is_valid(data)
+
+
+# --- the fast check sees the schemas with their local $refs inlined -------------------------------
+
+
+def test_inlining_keeps_words_beside_a_ref_and_leaves_self_references() -> None:
+    defs = {
+        "id": {"type": "string", "maxLength": 3},
+        "tree": {"type": "object", "properties": {"child": {"$ref": "#/$defs/tree"}}},
+    }
+    node = {
+        "properties": {
+            "a": {"$ref": "#/$defs/id", "description": "words only"},
+            "b": {"$ref": "#/$defs/id", "minLength": 2},
+            "c": {"$ref": "#/$defs/tree"},
+            "d": {"$ref": "other.json#/x"},
+        }
+    }
+    inlined = schemas._inline_refs(node, defs, ())["properties"]
+    assert inlined["a"] == defs["id"]
+    assert inlined["b"] == {"allOf": [defs["id"], {"minLength": 2}]}  # 2020-12: both apply
+    assert inlined["c"]["properties"]["child"] == {"$ref": "#/$defs/tree"}  # recursion stays a $ref
+    assert inlined["d"] == {"$ref": "other.json#/x"}
+
+
+@pytest.mark.parametrize("name", schemas.SCHEMA_NAMES)
+def test_the_shipped_schemas_inline_completely(name: str) -> None:
+    loaded = schemas.schema(name)
+    inlined = schemas._inline_refs(loaded, loaded.get("$defs", {}), ())
+    assert '"$ref"' not in str(inlined).replace("'", '"')
