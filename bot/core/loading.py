@@ -1,11 +1,19 @@
 """Resource files, from bytes to checked `Resource`s: safe YAML only, every problem located.
 
-YAML is parsed by libyaml (`yaml.CSafeLoader`) into a node graph, which keeps each node's line and
-column; we then build plain data from the nodes ourselves. Doing the construction here, rather than
-with PyYAML's constructor, is what lets us record the position of every key and item, refuse
-duplicate keys (PyYAML silently keeps the last one), refuse tags outside plain data, and bound alias
-expansion: the node graph shares aliased nodes, so a "billion laughs" file composes in linear time
-and is refused when our walk exceeds its budget, long before it could fill memory.
+A file is read in one of two ways, which give the same data (tests hold them to it):
+
+- The quick reading (`_plain_mapping`) builds plain data straight from libyaml's event stream. It
+  takes only ordinary files (a mapping of plain values: no anchors, aliases or tags, no duplicate
+  keys, shallow nesting) and gives up on anything else. It records no positions; `_Positions` finds
+  them by a careful reading of the same text the first time a problem needs locating, which most
+  files never do. Both sides of a change read this way cost about what PyYAML takes to load one
+  side (bench/bench_check.py).
+- The careful reading (`_parse_located`) composes a node graph with libyaml, which keeps each node's
+  line and column, and builds the data from the nodes itself. That lets it record the position of
+  every key and item, refuse duplicate keys (PyYAML silently keeps the last one), refuse tags
+  outside plain data, and bound alias expansion: the node graph shares aliased nodes, so a "billion
+  laughs" file composes in linear time and is refused when the walk exceeds its budget, long before
+  it could fill memory. Every problem it reports carries file:line:column.
 """
 
 from __future__ import annotations
