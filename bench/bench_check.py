@@ -5,7 +5,7 @@ setup takes seconds), then times `check` in-process (git adapter + plan + JSON r
 touching 1,000 files and on one touching a single file. The floor it is compared with is what any
 tool must at least do: parse the same touched files with libyaml (`yaml.CSafeLoader`).
 
-    python bench/bench_check.py [--resources 10000] [--touched 1000] [--repeat 3]
+    python bench/bench_check.py [--resources 10000] [--touched 1000] [--repeat 5]
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ jsonschema's own messages ("'fifty' is not of type 'number'") are for programmer
 from the failing keyword and the schema node, and place it at the offending key using the document's
 position map.
 
-Most documents are valid, and jsonschema's validator is slow at saying so (about a millisecond a
-resource, most of `check`'s time on a big change). A validator compiled to Python code by
-fastjsonschema answers "valid?" some twenty times faster; jsonschema runs only on the documents it
-refuses, to find and explain every error. Our schemas use only keywords that draft 7 already had, and
+Most documents are valid, and jsonschema's validator is slow at saying so (0.7 ms a resource, more
+than `check` spends on everything else of a resource). A validator compiled to Python code by
+fastjsonschema, from the schema with its local `$ref`s inlined, answers "valid?" some forty times
+faster; jsonschema runs only on the documents it refuses, to find and explain every error. Our schemas use only keywords that draft 7 already had, and
 tests hold the two validators to the same verdict on every test document and the sample repository.
 """
 
