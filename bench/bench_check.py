@@ -27,7 +27,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.adapters.git import GitTree, changed_files
-from bot.cli import plan_change
+from bot.cli import plan_change, validate_repo
 from bot.core.render import plan_to_json
 from bot.core.repo_config import CONFIG_PATH
 
@@ -202,6 +202,16 @@ def measure(repo: Path, head: str, repeat: int) -> Row:
     return len(changes), actions, reads, check_s, floor_s, both_s, size
 
 
+def measure_validate(repo: Path) -> tuple[float, int]:
+    """`approvalbot validate --rev many` in-process: every file of the revision, read and checked."""
+    READS.clear()
+    start = time.perf_counter()
+    problems, _ = validate_repo(repo, "many")
+    elapsed = time.perf_counter() - start
+    assert problems == [], problems[:3]
+    return elapsed, sum(READS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--resources", type=int, default=10_000)
@@ -214,6 +224,7 @@ def main() -> None:
         build_repo(repo, args.resources, args.touched)
         print(f"built a repo of {args.resources:,} resources in {time.perf_counter() - start:.1f} s\n")
         rows = [measure(repo, head, args.repeat) for head in ("many", "one")]
+        validate_s, files = measure_validate(repo)
     print(" | ".join(COLUMNS))
     for touched, actions, reads, check_s, floor_s, both_s, size in rows:
         cells = (
@@ -227,6 +238,7 @@ def main() -> None:
             f"{check_s / both_s if both_s else float('inf'):.1f}x",
         )
         print(" | ".join((*cells, f"{size / 1024:.0f}")))
+    print(f"\nvalidate of the whole revision ({files:,} files): {validate_s:.2f} s")
 
 
 if __name__ == "__main__":

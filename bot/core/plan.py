@@ -30,7 +30,7 @@ from bot.core.model import (
 )
 from bot.core.repo_config import CONFIG_PATH, Account, RepoConfig, parse_repo_config
 from bot.core.transitions import USING_STATUSES, Refusal, Transition, classify, effective_status
-from bot.core.tree import ChangeType, FileChange, Tree
+from bot.core.tree import ChangeType, FileChange, Tree, prefetch
 
 RESOURCE_SUFFIXES = (".yaml", ".yml")
 
@@ -178,11 +178,7 @@ def make_plan(
 
 
 def _prefetch(tree: Tree, paths: Sequence[str]) -> None:
-    """Lets an adapter that can (git) fetch many files in one exchange instead of one by one."""
-    prefetch = getattr(tree, "prefetch", None)
-    wanted = [p for p in paths if is_resource_path(p)]
-    if prefetch is not None and len(wanted) > 1:
-        prefetch(wanted)
+    prefetch(tree, [p for p in paths if is_resource_path(p)])
 
 
 def _prefetch_references(drafts: Sequence[_Draft], before: _Reader, after: _Reader) -> None:

@@ -341,11 +341,13 @@ def check_references(resource: Resource, remote_configs: Mapping[str, Resource])
     if resource.key.kind is not Kind.EXPERIMENT:
         return []
     account = resource.key.account
-    own = {
-        ident: rc
-        for ident, rc in remote_configs.items()
-        if rc.key.account == account and rc.key.kind is Kind.REMOTE_CONFIG
-    }
+
+    def own(ident: str) -> Resource | None:
+        rc = remote_configs.get(ident)
+        if rc is None or rc.key.account != account or rc.key.kind is not Kind.REMOTE_CONFIG:
+            return None
+        return rc
+
     found = _Found(resource.document, resource.path)
     for index, variant in _variants(resource.data):
         overrides = variant.get("overrides")
@@ -353,12 +355,13 @@ def check_references(resource: Resource, remote_configs: Mapping[str, Resource])
             continue
         for key, value in overrides.items():
             path: DocPath = ("variants", index, "overrides", key)
-            variable = own.get(key)
+            variable = own(key)
             if variable is None:
+                known = sorted(i for i in remote_configs if own(i) is not None)
                 found.add(
                     path,
                     f"{dotted(path[:-1])}: {key!r} is not a remote config variable of account {account!r}"
-                    f"{_suggest(key, sorted(own))}",
+                    f"{_suggest(key, known)}",
                 )
                 continue
             variable_type = variable.data.get("type")

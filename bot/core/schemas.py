@@ -7,8 +7,9 @@ position map.
 Most documents are valid, and jsonschema's validator is slow at saying so (0.7 ms a resource, more
 than `check` spends on everything else of a resource). A validator compiled to Python code by
 fastjsonschema, from the schema with its local `$ref`s inlined, answers "valid?" some forty times
-faster; jsonschema runs only on the documents it refuses, to find and explain every error. Our schemas use only keywords that draft 7 already had, and
-tests hold the two validators to the same verdict on every test document and the sample repository.
+faster; jsonschema runs only on the documents it refuses, to find and explain every error. Our
+schemas use only keywords that draft 7 already had, and tests hold the two validators to the same
+verdict on every test document and the sample repository.
 """
 
 from __future__ import annotations

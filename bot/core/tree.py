@@ -45,6 +45,16 @@ class DictTree:
         return [p for p in paths if needle in self._files.get(p, b"")]
 
 
+def prefetch(tree: Tree, paths: Sequence[str]) -> None:
+    """Lets an adapter that can (git) fetch many files in one exchange before they are read one by one.
+
+    Optional for adapters: a tree without a `prefetch` method is simply read file by file.
+    """
+    fetch = getattr(tree, "prefetch", None)
+    if fetch is not None and len(paths) > 1:
+        fetch(paths)
+
+
 class ChangeType(StrEnum):
     ADDED = "A"
     MODIFIED = "M"

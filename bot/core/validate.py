@@ -8,15 +8,16 @@ that belongs to no account would otherwise be silently ignored.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from bot.core import rules
 from bot.core.loading import load_resource
 from bot.core.model import Kind, Problem, Resource
 from bot.core.repo_config import CONFIG_PATH, RepoConfig
-from bot.core.tree import Tree
+from bot.core.tree import Tree, prefetch
 
 YAML_SUFFIXES = (".yaml", ".yml")
+_BATCH = 500  # files fetched per exchange with the tree's adapter
 
 
 def is_yaml(path: str) -> bool:
@@ -40,23 +41,32 @@ def resource_paths(tree: Tree, config: RepoConfig) -> dict[str, str]:
     return found
 
 
+def read_resource_files(tree: Tree, owned: Mapping[str, str]) -> Iterator[tuple[str, str, bytes]]:
+    """(path, account, bytes) of each of `owned` (path → account) that `tree` has, in path order.
+
+    Files are fetched in batches, so an adapter that can (git) answers many in one exchange while a
+    whole repository's bytes never sit in memory at once.
+    """
+    paths = sorted(owned)
+    for start in range(0, len(paths), _BATCH):
+        batch = paths[start : start + _BATCH]
+        prefetch(tree, batch)
+        for path in batch:
+            raw = tree.read(path)
+            if raw is not None:  # listed but gone: the tree changed under us; nothing to check
+                yield path, owned[path], raw
+
+
 def load_tree(tree: Tree, config: RepoConfig) -> tuple[list[Resource], list[Problem]]:
     """Every resource of `tree` loaded and checked on its own, plus the problems found doing so."""
-    resources: list[Resource] = []
-    problems: list[Problem] = []
     owned = resource_paths(tree, config)
-    for path in tree.paths():
-        if not is_yaml(path) or is_tool_file(path):
-            continue
-        account = owned.get(path)
-        if account is None:
-            problems.append(
-                Problem(path, 1, 1, "not in any account's paths; add a glob under accounts.<name>.paths")
-            )
-            continue
-        raw = tree.read(path)
-        if raw is None:
-            continue  # listed but gone: the tree changed under us; nothing to check
+    problems = [
+        Problem(path, 1, 1, "not in any account's paths; add a glob under accounts.<name>.paths")
+        for path in tree.paths()
+        if is_yaml(path) and not is_tool_file(path) and path not in owned
+    ]
+    resources: list[Resource] = []
+    for path, account, raw in read_resource_files(tree, owned):
         result = load_resource(path, raw, account)
         problems.extend(result.problems)
         if result.resource is not None:

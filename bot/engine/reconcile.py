@@ -17,7 +17,7 @@ from bot.core.loading import load_resource
 from bot.core.model import Action, Status
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
 from bot.core.tree import Tree
-from bot.core.validate import resource_paths
+from bot.core.validate import read_resource_files, resource_paths
 from bot.engine.merge import CommitResult, apply_commit
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggles
@@ -72,10 +72,9 @@ def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
         log.warning("%s: no valid %s at %s; baseline taken with no resources", repo, CONFIG_PATH, sha[:12])
         return services.store.apply_merge(sha, None, [], [])
     changes: list[LiveChange] = []
-    for path, account in sorted(resource_paths(tree, config).items()):
-        raw = tree.read(path)
-        loaded = load_resource(path, raw, account) if raw is not None else None
-        if loaded is None or loaded.resource is None or loaded.problems:
+    for path, account, raw in read_resource_files(tree, resource_paths(tree, config)):
+        loaded = load_resource(path, raw, account)
+        if loaded.resource is None or loaded.problems:
             log.warning("%s: %s is not valid at %s; left out of the baseline", repo, path, sha[:12])
             continue
         resource = loaded.resource

@@ -84,6 +84,31 @@ def test_only_possible_resource_files_are_read() -> None:
     assert tree.read_paths == ["web/experiments/a.yaml"]
 
 
+class PrefetchingTree(CountingTree):
+    """An adapter that can fetch many files in one exchange (as git can): records what it was asked."""
+
+    def __init__(self, files: dict[str, bytes | str]) -> None:
+        super().__init__(files)
+        self.batches: list[list[str]] = []
+
+    def prefetch(self, paths: Sequence[str]) -> None:
+        self.batches.append(list(paths))
+
+
+def test_a_big_tree_is_fetched_in_batches_of_resource_files() -> None:
+    files: dict[str, bytes | str] = {
+        f"web/experiments/e{n:04}.yaml": experiment(f"e{n:04}", "{}") for n in range(1_200)
+    }
+    files["stray.yml"] = "x: 1"
+    tree = PrefetchingTree(files)
+    assert messages(validate_tree(tree, CONFIG)) == [
+        "stray.yml:1:1: not in any account's paths; add a glob under accounts.<name>.paths"
+    ]
+    assert [len(batch) for batch in tree.batches] == [500, 500, 200]  # never the whole repo at once
+    assert sorted(p for batch in tree.batches for p in batch) == sorted(tree.read_paths)
+    assert "stray.yml" not in tree.read_paths
+
+
 def test_yaml_outside_every_account_is_reported_unread() -> None:
     tree = CountingTree({"ios/experiments/a.yaml": experiment("a"), "stray.yml": "x: 1"})
     assert messages(validate_tree(tree, CONFIG)) == [
