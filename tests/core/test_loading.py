@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -281,6 +282,14 @@ def test_plain_documents_are_read_the_quick_way_with_the_careful_result(
 ) -> None:
     text = yaml.safe_dump(value, default_flow_style=flow, canonical=canonical, allow_unicode=True)
     assert _assert_readings_agree(text), text  # no anchors, tags or duplicates: the quick way takes it
+
+
+SAMPLE_FILES = sorted((Path(__file__).parents[2] / "experiments.example").rglob("*.y*ml"))
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_file_of_the_sample_repository_is_read_the_quick_way(path: Path) -> None:
+    assert _assert_readings_agree(path.read_text(encoding="utf-8"))
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
