@@ -109,14 +109,23 @@ def configure_tick(parser: argparse.ArgumentParser) -> None:
 
 def run_tick(args: argparse.Namespace) -> int:
     from bot.adapters.store import Store
+    from bot.adapters.targets import TargetPublisher
     from bot.cli import parse_now
+    from bot.engine.outbox import deliver_due
     from bot.settings import Settings
 
-    store = Store.from_url(Settings.from_env().database_url)
-    done = store.apply_due_transitions(parse_now(args.now))
+    settings = Settings.from_env()
+    store = Store.from_url(settings.database_url)
+    now = parse_now(args.now)
+    done = store.apply_due_transitions(now)
     for transition in done:
         print(f"{transition.key}: {transition.from_status.value} → {transition.to_status.value}")
     print(f"{len(done)} scheduled transition{'s' if len(done) != 1 else ''} applied")
+    owed = len(store.owed_posts(due_by=now))
+    if owed:
+        publisher = TargetPublisher(settings.targets) if settings.targets else None
+        delivered = deliver_due(store, publisher, now)
+        print(f"{delivered} of {owed} owed target POST{'s' if owed != 1 else ''} delivered")
     return EXIT_OK
 
 

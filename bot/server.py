@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
+from bot.engine.outbox import deliver_due
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
 from bot.handlers import REEVALUATE, handle, reevaluation_job
@@ -28,7 +29,8 @@ TICK_SECONDS = 30.0
 
 @dataclass
 class Scheduler:
-    """Turns scheduled experiments running at start_at and finished at end_at, every `interval` seconds."""
+    """Every `interval` seconds: scheduled experiments start and end on time, and owed target POSTs
+    are retried (see bot.engine.outbox)."""
 
     services: Services
     interval: float = TICK_SECONDS
@@ -36,11 +38,19 @@ class Scheduler:
     _thread: threading.Thread | None = None
 
     def tick(self) -> int:
+        """Apply the scheduled transitions that are due, then retry owed target POSTs; returns the
+        number of transitions."""
+        services = self.services
         try:
-            return len(self.services.store.apply_due_transitions(self.services.clock()))
+            done = len(services.store.apply_due_transitions(services.clock()))
         except Exception:  # the loop must outlive a database hiccup; the next tick retries
             log.exception("scheduler tick failed")
-            return 0
+            done = 0
+        try:
+            deliver_due(services.store, services.targets, services.clock())
+        except Exception:
+            log.exception("delivering owed target POSTs failed")
+        return done
 
     def start(self) -> None:
         if self._thread is None:

@@ -9,7 +9,8 @@ Receivers verify a delivery like this (the body is the raw request body, before 
     # ignore duplicates.
 
 A failing target never raises into the apply: each post's outcome comes back as a `TargetResult`
-that the caller records in the audit log.
+that the caller records in the audit log. What a target is still owed waits in the store's outbox
+(`bot.engine.outbox`) for the scheduler to try again.
 """
 
 from __future__ import annotations
@@ -68,9 +69,18 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
 
 
+def target_key(target: Target) -> str:
+    """A name for `target` safe to store and log: its URL hashed (a URL may carry a token)."""
+    return hashlib.sha256(target.url.encode()).hexdigest()[:16]
+
+
 def idempotency_key(merge_sha: str, target: Target) -> str:
-    # The URL is hashed, not copied: it may carry a token in its query string.
-    return f"{merge_sha}.{hashlib.sha256(target.url.encode()).hexdigest()[:16]}"
+    return f"{merge_sha}.{target_key(target)}"
+
+
+def change_body(change: Mapping[str, Any]) -> str:
+    """The JSON text POSTed for one applied change: compact and key-sorted, so a retry is byte-identical."""
+    return json.dumps(change, sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -137,10 +147,15 @@ class TargetPublisher:
         self._sleep = sleep
 
     def publish(self, change: Mapping[str, Any], merge_sha: str) -> tuple[TargetResult, ...]:
-        body = json.dumps(change, sort_keys=True, separators=(",", ":"), default=str).encode()
-        return tuple(self._post(target, body, merge_sha) for target in self.targets)
+        body = change_body(change).encode()
+        return tuple(self.post(target, body, merge_sha) for target in self.targets)
 
-    def _post(self, target: Target, body: bytes, merge_sha: str) -> TargetResult:
+    def find(self, key: str) -> Target | None:
+        """The configured target named `key` (see `target_key`), if it is still configured."""
+        return next((target for target in self.targets if target_key(target) == key), None)
+
+    def post(self, target: Target, body: bytes, merge_sha: str) -> TargetResult:
+        """POST `body` to `target`, retrying with backoff; never raises."""
         key = idempotency_key(merge_sha, target)
         headers = {
             "Content-Type": "application/json",
@@ -155,7 +170,7 @@ class TargetPublisher:
             log.info("target %s: delivered %s (status %s)", target.url, key, outcome.status)
         else:
             log.warning(
-                "target %s: gave up on %s after %d attempt(s): %s",
+                "target %s: %s not delivered after %d attempt(s): %s",
                 target.url,
                 key,
                 outcome.attempts,

@@ -189,6 +189,25 @@ class PendingToggle:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class OwedPost:
+    """A POST of an applied merge that one outbound target is still owed (the outbox).
+
+    Written in the merge's own transaction, so a crash after the commit cannot lose it, and deleted
+    once the target took it (or after the last attempt). `target` names the target by a hash of its
+    URL (a URL may carry a token); `body` is the exact JSON sent, so every retry is byte-identical and
+    keeps its signature and idempotency key.
+    """
+
+    merge_sha: str
+    target: str
+    body: str
+    attempts: int = 0  # delivery rounds already tried (each round retries quickly a few times)
+    next_attempt_at: datetime | None = None  # not before; also a lease while a worker is posting
+    last_error: str | None = None
+    created_at: datetime | None = None
+
+
 def change_for(
     planned: PlannedAction, head: Mapping[str, Any] | None, *, winner: str | None = None
 ) -> LiveChange:

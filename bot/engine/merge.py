@@ -35,6 +35,7 @@ from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
 from bot.engine.evaluate import Rules, governing_rules
 from bot.engine.notify import send_notifications
+from bot.engine.outbox import deliver, owe
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggle
 
@@ -135,6 +136,7 @@ def _apply(
         for c in changes
     ]
     toggled = _toggle(rules.content, commit.config_after)
+    owed = owe(services.targets, _target_change(ref, commit.sha, changes), commit.sha, services.clock())
     applied = services.store.apply_merge(
         commit.sha,
         merged.number if merged else None,
@@ -157,10 +159,11 @@ def _apply(
             if toggled is not None
             else None
         ),
+        owed=owed,
     )
     if not applied:
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
-    _deliver_to_targets(services, ref, commit.sha, changes)
+    deliver(services.store, services.targets, owed, services.clock())
     services.writer(ref.repo, ref.installation).publish_check(
         commit.sha,
         CheckOutput(
@@ -287,10 +290,9 @@ def _winner(action: Any, decision: Decision) -> str | None:
     return decision.winner if action.action is not None and action.action.value == "finish" else None
 
 
-def _deliver_to_targets(services: Services, ref: PullRef, sha: str, changes: list[LiveChange]) -> None:
-    if services.targets is None or not services.targets.targets:
-        return
-    body = {
+def _target_change(ref: PullRef, sha: str, changes: list[LiveChange]) -> dict[str, Any]:
+    """What outbound targets are told of an applied merge (README: "Outbound targets")."""
+    return {
         "repository": ref.repo,
         "commit": sha,
         "pull_request": ref.number or None,
@@ -307,21 +309,6 @@ def _deliver_to_targets(services: Services, ref: PullRef, sha: str, changes: lis
             for c in changes
         ],
     }
-    for result in services.targets.publish(body, sha):
-        services.store.audit(
-            AuditEntry(
-                AuditKind.TARGET_DELIVERY,
-                pr_number=ref.number or None,
-                commit_sha=sha,
-                detail={
-                    "url": result.url,
-                    "delivered": result.delivered,
-                    "attempts": result.attempts,
-                    "status": result.status,
-                    "error": result.error,
-                },
-            )
-        )
 
 
 def _toggle(governing: bytes | None, config_after: bytes | None) -> RepoConfig | None:

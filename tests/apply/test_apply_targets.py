@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -22,7 +23,10 @@ from bot.adapters.targets import (
 )
 from bot.core.live import AuditKind
 from bot.core.model import Status
+from bot.engine import merge, outbox
+from bot.engine.outbox import deliver_due
 from bot.sandbox import Sandbox
+from bot.server import Scheduler
 
 SECRET = "receiver-secret"
 TINY = Backoff(attempts=3, base_delay=0.001, max_delay=0.01)
@@ -165,3 +169,77 @@ def test_a_target_refusing_the_request_is_not_retried(box: Sandbox, receiver: Re
     [delivery] = audit(box, AuditKind.TARGET_DELIVERY, commit_sha=sha)
     assert delivery.detail["delivered"] is False and delivery.detail["status"] == 400
     assert box.live(CHECKOUT_TEST).status is Status.PAUSED  # type: ignore[union-attr]
+
+
+# --- the outbox: what a target is owed survives failures and crashes ------------------------------
+
+
+def _later(minutes: float) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def test_a_target_still_failing_after_its_retries_is_owed_and_delivered_by_a_later_tick(
+    box: Sandbox, receiver: Receiver
+) -> None:
+    receiver.statuses = [503] * TINY.attempts  # the first round fails throughout
+    box.services.targets = TargetPublisher([Target(receiver.url, SECRET)], backoff=TINY, timeout=2)
+    sha = _pause(box)
+    [owed] = box.store.owed_posts()
+    assert (owed.merge_sha, owed.attempts, owed.last_error) == (sha, 1, "HTTP 503 Service Unavailable")
+    assert owed.next_attempt_at is not None and owed.next_attempt_at > datetime.now(UTC)
+    [first] = audit(box, AuditKind.TARGET_DELIVERY, commit_sha=sha)
+    assert first.detail["delivered"] is False and first.detail["next_attempt_at"]
+
+    assert deliver_due(box.store, box.services.targets, datetime.now(UTC)) == 0  # not due yet
+    assert deliver_due(box.store, box.services.targets, _later(2)) == 1
+    assert box.store.owed_posts() == []
+    assert len(receiver.received) == TINY.attempts + 1
+    assert len({r.headers[IDEMPOTENCY_HEADER] for r in receiver.received}) == 1  # the same key ...
+    assert len({r.body for r in receiver.received}) == 1  # ... and the same signed body
+    second = audit(box, AuditKind.TARGET_DELIVERY, commit_sha=sha)[-1]
+    assert second.detail["delivered"] is True and second.detail["round"] == 2 and second.pr_number
+
+
+def test_a_crash_between_the_apply_and_the_post_loses_nothing(
+    box: Sandbox, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box.services.targets = TargetPublisher([Target(receiver.url, SECRET)], backoff=TINY, timeout=2)
+    monkeypatch.setattr(merge, "deliver", lambda *args: 0)  # the process dies right after the commit
+    sha = _pause(box)
+    assert receiver.received == [] and box.store.is_applied(sha)
+    assert len(box.store.owed_posts()) == 1
+    # The applying worker holds it a while (it may be posting); then the scheduler's tick takes over.
+    assert deliver_due(box.store, box.services.targets, _later(1)) == 0
+    Scheduler(box.services).tick()
+    assert receiver.received == []
+    assert deliver_due(box.store, box.services.targets, _later(6)) == 1
+    [post] = receiver.received
+    assert json.loads(post.body)["commit"] == sha
+    assert post.headers[IDEMPOTENCY_HEADER].startswith(sha + ".")
+    assert box.store.owed_posts() == []
+
+
+def test_a_target_removed_from_the_configuration_is_dropped_with_an_audit(
+    box: Sandbox, receiver: Receiver
+) -> None:
+    down = _closed_port_url()
+    box.services.targets = TargetPublisher([Target(down, "down-secret")], backoff=TINY, timeout=2)
+    sha = _pause(box)
+    assert len(box.store.owed_posts()) == 1
+    box.services.targets = TargetPublisher([Target(receiver.url, SECRET)], backoff=TINY, timeout=2)
+    assert deliver_due(box.store, box.services.targets, _later(2)) == 0
+    assert box.store.owed_posts() == [] and receiver.received == []
+    dropped = audit(box, AuditKind.TARGET_DELIVERY, commit_sha=sha)[-1]
+    assert dropped.detail["gave_up"] is True and "no longer configured" in dropped.detail["error"]
+
+
+def test_an_unreachable_target_is_given_up_after_the_last_round(box: Sandbox) -> None:
+    box.services.targets = TargetPublisher([Target(_closed_port_url(), "s")], backoff=TINY, timeout=2)
+    sha = _pause(box)
+    for hours in range(1, outbox.MAX_ROUNDS + 1):
+        deliver_due(box.store, box.services.targets, _later(60 * hours))
+    assert box.store.owed_posts() == []
+    rounds = audit(box, AuditKind.TARGET_DELIVERY, commit_sha=sha)
+    assert [e.detail["round"] for e in rounds] == list(range(1, outbox.MAX_ROUNDS + 1))
+    assert rounds[-1].detail["gave_up"] is True
+    assert all("gave_up" not in e.detail for e in rounds[:-1])

@@ -70,12 +70,17 @@ def _v5_locks_per_repository(conn: Connection) -> None:
         conn.execute(t.locks.insert(), [{**row, "repository": ""} for row in rows])
 
 
+def _v6_target_outbox(conn: Connection) -> None:
+    t.target_outbox.create(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
     _v3_pull_heads,
     _v4_approved_configs_pending_toggles,
     _v5_locks_per_repository,
+    _v6_target_outbox,
 )
 LATEST = len(MIGRATIONS)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, delete, select, text, update
+from sqlalchemy import Engine, Row, and_, delete, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
@@ -43,6 +43,7 @@ from bot.core.live import (
     LiveChange,
     LiveRecord,
     Lock,
+    OwedPost,
     PendingToggle,
     PullHead,
     Transition,
@@ -192,13 +193,15 @@ class Store:
         after_each: ResourceHook | None = None,
         approved_config: ApprovedConfig | None = None,
         toggle: PendingToggle | None = None,
+        owed: Sequence[OwedPost] = (),
     ) -> bool:
         """Apply a merge's changes and audit entries in one transaction; False (and nothing done) on replay.
 
         Audit entries without a commit or PR number get this merge's. In the same transaction:
-        `approved_config` becomes its repository's approved rules, and `toggle` is recorded as pending
-        (until `finish_toggle`), so a crash can neither apply a toggle and lose its follow-up nor
-        apply new rules without making them the approved ones.
+        `approved_config` becomes its repository's approved rules, `toggle` is recorded as pending
+        (until `finish_toggle`) and the `owed` target POSTs go into the outbox (until `posted`), so a
+        crash can neither apply a toggle and lose its follow-up, nor apply new rules without making
+        them the approved ones, nor apply a change and never tell the targets.
         """
         now = self._clock()
         with self._write() as conn:
@@ -218,6 +221,8 @@ class Store:
                 _write_approved_config(conn, approved_config, now)
             if toggle is not None:
                 _insert_if_absent(conn, t.pending_toggles, _toggle_row(toggle, now))
+            if owed:
+                conn.execute(t.target_outbox.insert(), [_owed_row(post, now) for post in owed])
             return True
 
     def is_applied(self, merge_sha: str) -> bool:
@@ -320,6 +325,40 @@ class Store:
         with self._write() as conn:
             where = and_(pt.c.repository == repository, pt.c.commit_sha == commit_sha)
             return bool(conn.execute(delete(pt).where(where)).rowcount)
+
+    # -- the outbox of target POSTs --
+
+    def owed_posts(self, *, due_by: datetime | None = None) -> list[OwedPost]:
+        """POSTs still owed to targets, oldest first; with `due_by`, only those due by then."""
+        ob = t.target_outbox
+        query = select(ob).order_by(ob.c.created_at, ob.c.merge_sha, ob.c.target)
+        if due_by is not None:
+            query = query.where(or_(ob.c.next_attempt_at.is_(None), ob.c.next_attempt_at <= due_by))
+        with self._engine.connect() as conn:
+            return [_owed_post(row) for row in conn.execute(query)]
+
+    def take_owed(self, post: OwedPost, now: datetime, until: datetime) -> bool:
+        """Lease `post` until `until` for one worker to deliver; False when it is not due by `now`
+        (another worker holds it, or it was delivered)."""
+        ob = t.target_outbox
+        due = or_(ob.c.next_attempt_at.is_(None), ob.c.next_attempt_at <= now)
+        with self._write() as conn:
+            taken = conn.execute(
+                update(ob).where(_owed_is(post), due).values(next_attempt_at=until).returning(ob.c.merge_sha)
+            ).first()
+            return taken is not None
+
+    def posted(self, post: OwedPost) -> bool:
+        """The target took `post` (or will never be asked again): out of the outbox."""
+        with self._write() as conn:
+            return bool(conn.execute(delete(t.target_outbox).where(_owed_is(post))).rowcount)
+
+    def post_failed(self, post: OwedPost, error: str, retry_at: datetime) -> None:
+        """One more delivery round failed: try again at `retry_at`."""
+        ob = t.target_outbox
+        values = {"attempts": ob.c.attempts + 1, "last_error": error, "next_attempt_at": retry_at}
+        with self._write() as conn:
+            conn.execute(update(ob).where(_owed_is(post)).values(**values))
 
     # -- audit --
 
@@ -556,6 +595,29 @@ def _pending_toggle(row: Row[Any]) -> PendingToggle:
         row.actor,
         row.recorded_at,
     )
+
+
+def _owed_row(post: OwedPost, now: datetime) -> dict[str, Any]:
+    return {
+        "merge_sha": post.merge_sha,
+        "target": post.target,
+        "body": post.body,
+        "attempts": post.attempts,
+        "next_attempt_at": post.next_attempt_at,
+        "last_error": post.last_error,
+        "created_at": post.created_at or now,
+    }
+
+
+def _owed_post(row: Row[Any]) -> OwedPost:
+    return OwedPost(
+        row.merge_sha, row.target, row.body, row.attempts, row.next_attempt_at, row.last_error, row.created_at
+    )
+
+
+def _owed_is(post: OwedPost) -> Any:
+    ob = t.target_outbox
+    return and_(ob.c.merge_sha == post.merge_sha, ob.c.target == post.target)
 
 
 def _bytes(value: Any) -> bytes | None:

@@ -173,5 +173,18 @@ pending_toggles = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
 )
 
+# The outbox: POSTs owed to outbound targets, written with the merge that owes them (see OwedPost).
+target_outbox = Table(
+    "target_outbox",
+    metadata,
+    Column("merge_sha", Sha, primary_key=True),
+    Column("target", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
 locks_by_pr = Index("ix_locks_repository_pr_number", locks.c.repository, locks.c.pr_number)
