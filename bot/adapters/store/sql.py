@@ -14,7 +14,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -598,21 +598,12 @@ def _pending_toggle(row: Row[Any]) -> PendingToggle:
 
 
 def _owed_row(post: OwedPost, now: datetime) -> dict[str, Any]:
-    return {
-        "merge_sha": post.merge_sha,
-        "target": post.target,
-        "body": post.body,
-        "attempts": post.attempts,
-        "next_attempt_at": post.next_attempt_at,
-        "last_error": post.last_error,
-        "created_at": post.created_at or now,
-    }
+    # OwedPost's fields are the table's columns, name for name.
+    return {**asdict(post), "created_at": post.created_at or now}
 
 
 def _owed_post(row: Row[Any]) -> OwedPost:
-    return OwedPost(
-        row.merge_sha, row.target, row.body, row.attempts, row.next_attempt_at, row.last_error, row.created_at
-    )
+    return OwedPost(**row._mapping)
 
 
 def _owed_is(post: OwedPost) -> Any:
