@@ -98,6 +98,7 @@ class AuditKind(StrEnum):
     TARGET_DELIVERY = "target_delivery"
     NOTIFICATION = "notification"
     TOGGLE = "toggle"
+    DRIFT_RESOLVED = "drift_resolved"
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,27 @@ class PullHead:
 
 @dataclass(frozen=True)
 class DriftRecord:
-    """A commit on the default branch that no approved PR explains: recorded, never applied."""
+    """A commit on the default branch that no approved PR explains: recorded, never applied.
+
+    Open until a later commit brings the default branch back in step with the live state for every
+    resource it touched (a revert, most often): then `resolved_by` names that commit.
+    """
 
     commit_sha: str
     detail: Mapping[str, Any]
     at: datetime
     id: int | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """The resources (as `account/kind/id`) the commit changed on the default branch."""
+        return tuple(str(r) for r in self.detail.get("resources", ()))
 
 
 @dataclass(frozen=True)

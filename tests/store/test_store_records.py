@@ -173,3 +173,16 @@ def test_drift_is_recorded_once_per_commit(store: Store, clock: Any) -> None:
 
 def test_ping(store: Store) -> None:
     assert store.ping()
+
+
+def test_drift_stays_open_until_resolved_once(store: Store, clock: Any) -> None:
+    store.record_drift("c0ffee", {"resources": ["web/experiment/a"]})
+    store.record_drift("beef", {"resources": ["web/experiment/b"]})
+    first = store.drift()[0]
+    assert first.open and first.resources == ("web/experiment/a",) and first.resolved_by is None
+    clock.advance(minutes=5)
+    assert store.resolve_drift("c0ffee", "f00d")
+    assert not store.resolve_drift("c0ffee", "other")  # the first resolution stands
+    assert [d.commit_sha for d in store.drift(open_only=True)] == ["beef"]
+    resolved = store.drift()[0]
+    assert (resolved.open, resolved.resolved_by, resolved.resolved_at) == (False, "f00d", clock.now)

@@ -256,3 +256,24 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         store.close()
+
+
+def test_a_version_6_database_keeps_its_drift_open(store_url: str) -> None:
+    engine = make_engine(normalise_url(store_url))
+    try:
+        migrate(engine, MIGRATIONS[:6])
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO drift (commit_sha, at, detail) VALUES ('c0ffee', :at, :detail)"),
+                {"at": datetime(2029, 5, 1), "detail": '{"resources": ["web/experiment/a"]}'},
+            )
+    finally:
+        engine.dispose()
+    store = Store.from_url(store_url)
+    try:
+        assert version_of(store_url) == LATEST
+        [record] = store.drift(open_only=True)
+        assert record.commit_sha == "c0ffee" and record.resources == ("web/experiment/a",)
+        assert store.resolve_drift("c0ffee", "f00d") and store.drift(open_only=True) == []
+    finally:
+        store.close()

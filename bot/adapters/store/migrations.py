@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, func, inspect, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store import tables as t
@@ -41,10 +54,18 @@ _LOCKS_V2 = Table(
     Column("since", t.UtcDateTime, nullable=False),
 )
 Index("ix_locks_pr_number", _LOCKS_V2.c.pr_number)
+_DRIFT_V2 = Table(
+    "drift",
+    _v2_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("commit_sha", t.Sha, nullable=False, unique=True),
+    Column("at", t.UtcDateTime, nullable=False),
+    Column("detail", t.Json, nullable=False),
+)
 
 
 def _v2_locks_notifications_drift(conn: Connection) -> None:
-    for table in (_LOCKS_V2, t.notifications, t.drift):
+    for table in (_LOCKS_V2, t.notifications, _DRIFT_V2):
         table.create(conn)
 
 
@@ -74,6 +95,14 @@ def _v6_target_outbox(conn: Connection) -> None:
     t.target_outbox.create(conn)
 
 
+def _v7_drift_resolution(conn: Connection) -> None:
+    """Drift records learn when they were resolved (both columns empty on the records already there)."""
+    for name in ("resolved_at", "resolved_by"):
+        column = t.drift.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE drift ADD COLUMN {name} {kind}"))
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
@@ -81,6 +110,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v4_approved_configs_pending_toggles,
     _v5_locks_per_repository,
     _v6_target_outbox,
+    _v7_drift_resolution,
 )
 LATEST = len(MIGRATIONS)
 

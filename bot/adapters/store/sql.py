@@ -467,10 +467,28 @@ class Store:
             row = {"commit_sha": commit_sha, "at": self._clock(), "detail": to_jsonable(detail)}
             return _insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
 
-    def drift(self) -> list[DriftRecord]:
+    def drift(self, *, open_only: bool = False) -> list[DriftRecord]:
+        """Drift records, oldest first; with `open_only`, those not resolved yet."""
+        query = select(t.drift).order_by(t.drift.c.id)
+        if open_only:
+            query = query.where(t.drift.c.resolved_at.is_(None))
         with self._engine.connect() as conn:
-            rows = conn.execute(select(t.drift).order_by(t.drift.c.id))
-            return [DriftRecord(r.commit_sha, r.detail, r.at, r.id) for r in rows]
+            return [
+                DriftRecord(r.commit_sha, r.detail, r.at, r.id, r.resolved_at, r.resolved_by)
+                for r in conn.execute(query)
+            ]
+
+    def resolve_drift(self, commit_sha: str, resolved_by: str) -> bool:
+        """Mark the drift of `commit_sha` resolved by the commit `resolved_by`; True if it was open."""
+        d = t.drift
+        with self._write() as conn:
+            done = conn.execute(
+                update(d)
+                .where(d.c.commit_sha == commit_sha, d.c.resolved_at.is_(None))
+                .values(resolved_at=self._clock(), resolved_by=resolved_by)
+                .returning(d.c.commit_sha)
+            ).first()
+            return done is not None
 
     # -- plumbing --
 

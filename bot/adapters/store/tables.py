@@ -140,6 +140,9 @@ drift = Table(
     Column("commit_sha", Sha, nullable=False, unique=True),
     Column("at", UtcDateTime, nullable=False),
     Column("detail", Json, nullable=False),
+    # Set when a later commit brought the default branch back in step with the live state (v7).
+    Column("resolved_at", UtcDateTime),
+    Column("resolved_by", Sha),
 )
 
 pull_heads = Table(
