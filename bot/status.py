@@ -36,7 +36,7 @@ class StoreReader(Protocol):
         self, account: str | None = None, limit: int = 50, before_id: int | None = None
     ) -> list[AuditEntry]: ...
 
-    def drift(self) -> list[DriftRecord]: ...
+    def drift(self, *, open_only: bool = False) -> list[DriftRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -125,14 +125,14 @@ def status_label(view: ResourceView) -> str:
 def status_text(
     store: StoreReader, account: str | None, now: datetime, *, audit_lines: int = AUDIT_LINES
 ) -> str:
-    """`approvalbot status`: per account, its resources, its latest audit entries and its drift.
+    """`approvalbot status`: per account, its resources, its latest audit entries and its open drift.
 
     With `account` None every account the store knows (live, locked or audited) is shown, then any drift
     that names no account.
     """
     live = store.live(account)
     locks = store.locks()
-    drift = store.drift()
+    drift = store.drift(open_only=True)
     accounts = [account] if account is not None else _known_accounts(store, live, locks, drift)
     if not accounts:
         return EMPTY_STORE + "\n"

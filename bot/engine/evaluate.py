@@ -26,6 +26,7 @@ from bot.core.model import Kind, PendingState, Plan, ResourceKey
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, OnReject, RepoConfig, parse_repo_config
+from bot.engine.drift import with_drift_problems
 from bot.engine.notify import send_notifications
 from bot.engine.report import check_output, comment_body, failure_output
 from bot.engine.services import PullRef, Services
@@ -75,6 +76,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         )
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
+    plan = with_drift_problems(services.store, ref.repo, plan, snapshot.head)
     facts = _with_queue(services, ref, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)

@@ -33,6 +33,7 @@ from bot.core.model import Plan
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
+from bot.engine.drift import restores_live, settle, with_drift_problems
 from bot.engine.evaluate import Rules, governing_rules
 from bot.engine.notify import send_notifications
 from bot.engine.outbox import deliver, owe
@@ -50,6 +51,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
     NOTHING_TO_APPLY = "nothing_to_apply"
+    RESTORED = "restored"  # the commit brings the branch back to the live state (see drift.py)
     DRIFT = "drift"
 
 
@@ -90,9 +92,12 @@ def apply_commit(
     if not plan.actions and not plan.config_changed:
         services.store.apply_merge(sha, number, [], [])
         return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
+    ref = PullRef(repo, number or 0, installation)
+    if restores_live(services.store, commit, plan, rules.content):
+        return _restore(services, ref, commit, plan)
+    plan = with_drift_problems(services.store, repo, plan, commit.head)
     facts = _facts_at_merge(services, repo, installation, merged, commit)
     decision = decide(config, config_problems, plan, facts, now)
-    ref = PullRef(repo, number or 0, installation)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
         return _apply(services, ref, commit, plan, decision, rules, merged)
     return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
@@ -164,6 +169,7 @@ def _apply(
     if not applied:
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
     deliver(services.store, services.targets, owed, services.clock())
+    settle(services.store, ref.repo, commit, {str(c.key) for c in changes})
     services.writer(ref.repo, ref.installation).publish_check(
         commit.sha,
         CheckOutput(
@@ -173,6 +179,26 @@ def _apply(
         ),
     )
     return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, toggled)
+
+
+def _restore(services: Services, ref: PullRef, commit: CommitSnapshot, plan: Plan) -> CommitResult:
+    """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
+    services.store.apply_merge(commit.sha, ref.number or None, [], [])
+    resolved = settle(services.store, ref.repo, commit, {str(a.key) for a in plan.actions})
+    lines = [f"- `{a.key}`: as it is live" for a in plan.actions]
+    if resolved:
+        lines.append("")
+        lines += [f"Resolves the drift of commit {sha[:12]}." for sha in resolved]
+    services.writer(ref.repo, ref.installation).publish_check(
+        commit.sha,
+        CheckOutput(
+            conclusion=Conclusion.SUCCESS,
+            title="Back in step with the live state",
+            summary="This commit brings the default branch back to the live state, so there is nothing "
+            "to apply.\n\n" + "\n".join(lines),
+        ),
+    )
+    return CommitResult(commit.sha, Outcome.RESTORED, ref.number or None, plan)
 
 
 def _drift(
@@ -192,6 +218,7 @@ def _drift(
         "state": decision.state.value,
         "reasons": why,
         "resources": [str(a.key) for a in plan.actions],
+        "files": {str(a.key): a.file for a in plan.actions},  # to tell when each is back in step
         # Evaluations name this commit when they keep the last approved rules instead of its own.
         "config_changed": commit.config_after != commit.config_before,
     }
@@ -211,8 +238,9 @@ def _drift(
             f"**Not applied.** Commit {commit.sha[:12]} reached the default branch without the approvals "
             "it needs, so approvalbot did not apply it to the live state; it is recorded as drift.\n\n"
             + "\n".join(f"- {r}" for r in why)
-            + "\n\nTo resolve it, revert the commit, or open a pull request with the same change "
-            "and have it approved."
+            + "\n\nTo resolve it, revert the commit on the default branch: a revert that brings the "
+            "resources back to their live state needs no approval. Then propose the change again in a "
+            "pull request and have it approved. Until then, changes to these resources are refused."
         )
         if merged is not None:
             writer.comment(merged.number, text)

@@ -145,8 +145,13 @@ class _Api:
 
     def drift(self) -> Response:
         account = self._account_arg()
-        records = drift_for(self._store().drift(), account)
-        return jsonify({"account": account, "drift": [_drift_json(r) for r in records]})
+        state = request.args.get("state", "open")
+        if state not in DRIFT_STATES:
+            raise ApiError(400, f"?state={state!r} is not one of {', '.join(DRIFT_STATES)} (default: open)")
+        records = drift_for(self._store().drift(open_only=state == "open"), account)
+        if state == "resolved":
+            records = [r for r in records if not r.open]
+        return jsonify({"account": account, "state": state, "drift": [_drift_json(r) for r in records]})
 
     def _account_arg(self) -> str | None:
         reader = self.reader()
@@ -157,6 +162,9 @@ class _Api:
             return None
         reader.check(account)
         return account
+
+
+DRIFT_STATES = ("open", "resolved", "all")
 
 
 def make_api_blueprint(
@@ -271,6 +279,8 @@ def _drift_json(record: DriftRecord) -> dict[str, Any]:
         "commit": record.commit_sha,
         "at": rfc3339(record.at),
         "detail": dict(record.detail),
+        "resolved_at": rfc3339(record.resolved_at) if record.resolved_at is not None else None,
+        "resolved_by": record.resolved_by,
     }
 
 

@@ -11,6 +11,7 @@ from applykit import (
     CHECKOUT_TEST,
     CREATOR,
     HOMEPAGE_TEST,
+    SHIPPING_TEST,
     WEB_APPROVER,
     RecordingNotifier,
     audit,
@@ -158,3 +159,92 @@ def test_a_direct_push_of_a_draft_edit_needs_no_approval_and_is_applied(box: San
     record = box.live(HOMEPAGE_TEST)
     assert record is not None and record.document["name"] == "Modular homepage v2"
     assert box.store.is_applied(sha) and not box.store.drift()
+
+
+# --- getting back in step: reverts, and changes refused until then ---------------------------------
+
+
+def _pause_directly(box: Sandbox) -> str:
+    edits = edited(box, CHECKOUT_TEST, ("status: running", "status: paused"))
+    sha = box.driver.push(box.repo, "main", edits, author=CREATOR, message="Pause it, quickly")
+    box.drain()
+    return sha
+
+
+def _run_text(run: object) -> str:
+    return " ".join(str(getattr(run, part) or "") for part in ("title", "summary", "text"))
+
+
+def test_a_direct_revert_of_drift_needs_no_approval_and_resolves_it(
+    alerted: Sandbox, notifier: RecordingNotifier
+) -> None:
+    box = alerted
+    before = snapshot(box)
+    drift = _pause_directly(box)
+    back = edited(box, CHECKOUT_TEST, ("status: paused", "status: running"))
+    revert = box.driver.push(box.repo, "main", back, author=ADMIN, message="Revert the pause")
+    box.drain()
+
+    assert snapshot(box) == before  # nothing was ever applied, nothing is now
+    assert box.store.is_applied(revert) and [d.commit_sha for d in box.store.drift()] == [drift]
+    [record] = box.store.drift()
+    assert not record.open and record.resolved_by == revert
+    assert box.store.drift(open_only=True) == []
+    run = box.check(revert)
+    assert run is not None and run.conclusion == "success" and run.title == "Back in step with the live state"
+    assert drift[:12] in _run_text(run)
+    [resolved] = audit(box, AuditKind.DRIFT_RESOLVED, commit_sha=drift)
+    assert resolved.detail["resolved_by"] == revert
+    assert len(notifier.of(NotificationEvent.BYPASS)) == 1  # the revert alerts nobody
+    api, auth = read_api(box, TOKENS), {"Authorization": "Bearer all-token"}
+    assert api.get("/api/v1/drift", headers=auth).get_json()["drift"] == []  # open drift only, by default
+    [listed] = api.get("/api/v1/drift?state=resolved", headers=auth).get_json()["drift"]
+    assert (listed["commit"], listed["resolved_by"]) == (drift, revert) and listed["resolved_at"]
+    assert len(api.get("/api/v1/drift?state=all", headers=auth).get_json()["drift"]) == 1
+    wrong = api.get("/api/v1/drift?state=closed", headers=auth)
+    assert wrong.status_code == 400 and "open, resolved, all" in wrong.get_json()["message"]
+
+
+def test_a_pull_request_touching_a_drifted_resource_is_refused(box: Sandbox) -> None:
+    drift = _pause_directly(box)
+    rename = edited(box, CHECKOUT_TEST, ("status: paused", "status: paused\ndescription: Now in green"))
+    number = open_pr(box, rename)
+    review(box, number, WEB_APPROVER)
+    run = box.check(number)
+    assert run is not None and run.conclusion == "failure"
+    assert "out of step with the live state" in _run_text(run) and drift[:12] in _run_text(run)
+    # Merged anyway (an admin past the check), it is not applied either: the pause never goes live.
+    sha = merge(box, number, ADMIN)
+    assert box.live(CHECKOUT_TEST).status.value == "running"  # type: ignore[union-attr]
+    assert not box.store.is_applied(sha) and sha in [d.commit_sha for d in box.store.drift(open_only=True)]
+
+
+def test_a_pull_request_that_reverts_drift_may_be_merged_and_resolves_it(box: Sandbox) -> None:
+    drift = _pause_directly(box)
+    number = open_pr(box, edited(box, CHECKOUT_TEST, ("status: paused", "status: running")))
+    run = box.check(number)
+    assert run is not None and "out of step" not in _run_text(run)  # it puts the live state back
+    sha = merge(box, number, ADMIN)
+    assert box.store.is_applied(sha) and box.store.drift(open_only=True) == []
+    assert box.store.drift()[0].resolved_by == sha and box.store.drift()[0].commit_sha == drift
+
+
+def test_drift_of_two_resources_is_resolved_when_both_are_back(box: Sandbox) -> None:
+    edits = {
+        **edited(box, CHECKOUT_TEST, ("status: running", "status: paused")),
+        **edited(box, SHIPPING_TEST, ("status: paused", "status: running")),
+    }
+    drift = box.driver.push(box.repo, "main", edits, author=CREATOR)
+    box.drain()
+    first = box.driver.push(
+        box.repo, "main", edited(box, CHECKOUT_TEST, ("status: paused", "status: running")), author=ADMIN
+    )
+    box.drain()
+    assert box.store.is_applied(first)  # in step again, though the drift is not resolved yet
+    assert [d.commit_sha for d in box.store.drift(open_only=True)] == [drift]
+    second = box.driver.push(
+        box.repo, "main", edited(box, SHIPPING_TEST, ("status: running", "status: paused")), author=ADMIN
+    )
+    box.drain()
+    assert box.store.is_applied(second) and box.store.drift(open_only=True) == []
+    assert box.store.drift()[0].resolved_by == second
