@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.adapters.github.source import CommitSnapshot
 from bot.adapters.store import Store
-from bot.core.live import AuditEntry, AuditKind, DriftRecord, LiveRecord, to_jsonable
+from bot.core.live import AuditEntry, AuditKind, DriftRecord, to_jsonable
 from bot.core.loading import load_resource
-from bot.core.model import Kind, Plan, Problem, ResourceKey, Status
+from bot.core.model import Kind, Plan, Problem, ResourceKey
+from bot.core.transitions import effective_status
 from bot.core.tree import Tree
 
 DRIFTED = (
@@ -40,7 +42,7 @@ def open_drift(store: Store, repo: str) -> list[DriftRecord]:
     return [d for d in store.drift(open_only=True) if d.detail.get("repository") in (repo, None)]
 
 
-def with_drift_problems(store: Store, repo: str, plan: Plan, head: Tree) -> Plan:
+def with_drift_problems(store: Store, repo: str, plan: Plan, head: Tree, now: datetime) -> Plan:
     """`plan`, refused for each resource an open drift record of `repo` holds out of step, unless the
     change (whose files are `head`) puts that resource back to its live state."""
     held: dict[str, str] = {}
@@ -50,24 +52,28 @@ def with_drift_problems(store: Store, repo: str, plan: Plan, head: Tree) -> Plan
     problems = [
         Problem(action.file, 1, 1, DRIFTED.format(name=_name(action.key), sha=held[str(action.key)][:12]))
         for action in plan.actions
-        if str(action.key) in held and not _in_step(store, head, action.key, action.file)
+        if str(action.key) in held and not _in_step(store, head, action.key, action.file, now)
     ]
     if not problems:
         return plan
     return replace(plan, errors=tuple(sorted({*plan.errors, *problems})))
 
 
-def restores_live(store: Store, commit: CommitSnapshot, plan: Plan, approved_rules: bytes | None) -> bool:
+def restores_live(
+    store: Store, commit: CommitSnapshot, plan: Plan, approved_rules: bytes | None, now: datetime
+) -> bool:
     """Whether `commit` leaves every resource it changes exactly as it is live (and the config as
     approved): then it only undoes what was never applied."""
     if plan.errors or not (plan.actions or plan.config_changed):
         return False
     if plan.config_changed and commit.config_after != approved_rules:
         return False
-    return all(_in_step(store, commit.head, action.key, action.file) for action in plan.actions)
+    return all(_in_step(store, commit.head, action.key, action.file, now) for action in plan.actions)
 
 
-def settle(store: Store, repo: str, commit: CommitSnapshot, synced: Collection[str]) -> list[str]:
+def settle(
+    store: Store, repo: str, commit: CommitSnapshot, synced: Collection[str], now: datetime
+) -> list[str]:
     """Resolve the open drift records of `repo` that `commit` brings back in step; returns their commits.
 
     `synced` names the resources (`account/kind/id`) the commit applied or restored; any other resource
@@ -79,7 +85,8 @@ def settle(store: Store, repo: str, commit: CommitSnapshot, synced: Collection[s
             continue
         files: Mapping[str, str] = record.detail.get("files") or {}
         if not all(
-            r in synced or _in_step_by_name(store, commit.head, r, files.get(r)) for r in record.resources
+            r in synced or _in_step_by_name(store, commit.head, r, files.get(r), now)
+            for r in record.resources
         ):
             continue
         if not store.resolve_drift(record.commit_sha, commit.sha):
@@ -90,37 +97,26 @@ def settle(store: Store, repo: str, commit: CommitSnapshot, synced: Collection[s
     return resolved
 
 
-def _in_step_by_name(store: Store, head: Tree, resource: str, file: str | None) -> bool:
+def _in_step_by_name(store: Store, head: Tree, resource: str, file: str | None, now: datetime) -> bool:
     key = _parse_key(resource)
-    return key is not None and file is not None and _in_step(store, head, key, file)
+    return key is not None and file is not None and _in_step(store, head, key, file, now)
 
 
-def _in_step(store: Store, head: Tree, key: ResourceKey, file: str) -> bool:
-    """Whether `file` in `head` says exactly what the live state holds for `key`."""
+def _in_step(store: Store, head: Tree, key: ResourceKey, file: str, now: datetime) -> bool:
+    """Whether `file` in `head` says exactly what the live state holds for `key` at `now`."""
     live = store.get_live(key)
     raw = head.read(file)
     if raw is None:
         return live is None  # deleted on the branch: in step only if it is not live either
     loaded = load_resource(file, raw, key.account)
-    if loaded.resource is None or loaded.resource.key != key or live is None:
+    resource = loaded.resource
+    if resource is None or resource.key != key or live is None:
         return False
-    return _same(live, to_jsonable(dict(loaded.resource.data)))
-
-
-def _same(live: LiveRecord, document: Mapping[str, Any]) -> bool:
-    # The scheduler moves a live status on by the clock (scheduled → running → finished) and keeps the
-    # document's `status` in step, so a branch that still says `scheduled` past start_at is in step.
-    branch_status = document.get("status")
-    moved_on = live.status in _CLOCK_STEPS.get(str(branch_status), ())
-    if live.document.get("status") != branch_status and not moved_on:
+    # The clock moves a live status on (scheduled → running → finished) without a commit, keeping the
+    # document's `status` in step: compare what the branch's status means now, then the rest.
+    if effective_status(resource, now) is not live.status:
         return False
-    return _without_status(live.document) == _without_status(document)
-
-
-_CLOCK_STEPS = {
-    Status.SCHEDULED.value: (Status.RUNNING, Status.FINISHED),
-    Status.RUNNING.value: (Status.FINISHED,),
-}
+    return _without_status(live.document) == _without_status(to_jsonable(dict(resource.data)))
 
 
 def _without_status(document: Mapping[str, Any]) -> dict[str, Any]:

@@ -93,9 +93,9 @@ def apply_commit(
         services.store.apply_merge(sha, number, [], [])
         return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
     ref = PullRef(repo, number or 0, installation)
-    if restores_live(services.store, commit, plan, rules.content):
+    if restores_live(services.store, commit, plan, rules.content, now):
         return _restore(services, ref, commit, plan)
-    plan = with_drift_problems(services.store, repo, plan, commit.head)
+    plan = with_drift_problems(services.store, repo, plan, commit.head, now)
     facts = _facts_at_merge(services, repo, installation, merged, commit)
     decision = decide(config, config_problems, plan, facts, now)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
@@ -169,7 +169,7 @@ def _apply(
     if not applied:
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
     deliver(services.store, services.targets, owed, services.clock())
-    settle(services.store, ref.repo, commit, {str(c.key) for c in changes})
+    settle(services.store, ref.repo, commit, {str(c.key) for c in changes}, services.clock())
     services.writer(ref.repo, ref.installation).publish_check(
         commit.sha,
         CheckOutput(
@@ -184,7 +184,7 @@ def _apply(
 def _restore(services: Services, ref: PullRef, commit: CommitSnapshot, plan: Plan) -> CommitResult:
     """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
     services.store.apply_merge(commit.sha, ref.number or None, [], [])
-    resolved = settle(services.store, ref.repo, commit, {str(a.key) for a in plan.actions})
+    resolved = settle(services.store, ref.repo, commit, {str(a.key) for a in plan.actions}, services.clock())
     lines = [f"- `{a.key}`: as it is live" for a in plan.actions]
     if resolved:
         lines.append("")
