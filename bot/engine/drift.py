@@ -72,16 +72,22 @@ def restores_live(
 
 
 def settle(
-    store: Store, repo: str, commit: CommitSnapshot, synced: Collection[str], now: datetime
+    store: Store,
+    repo: str,
+    commit: CommitSnapshot,
+    synced: Collection[str],
+    config_in_step: bool,
+    now: datetime,
 ) -> list[str]:
     """Resolve the open drift records of `repo` that `commit` brings back in step; returns their commits.
 
     `synced` names the resources (`account/kind/id`) the commit applied or restored; any other resource
-    of a record is compared with the live state in the commit's tree.
+    of a record is compared with the live state in the commit's tree. `config_in_step` says whether the
+    commit's `.approvalbot.yml` is the approved one, which a record that changed it needs.
     """
     resolved = []
     for record in open_drift(store, repo):
-        if record.commit_sha == commit.sha:
+        if record.commit_sha == commit.sha or (record.detail.get("config_changed") and not config_in_step):
             continue
         files: Mapping[str, str] = record.detail.get("files") or {}
         if not all(

@@ -94,7 +94,7 @@ def apply_commit(
         return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
     ref = PullRef(repo, number or 0, installation)
     if restores_live(services.store, commit, plan, rules.content, now):
-        return _restore(services, ref, commit, plan)
+        return _restore(services, ref, commit, plan, rules)
     plan = with_drift_problems(services.store, repo, plan, commit.head, now)
     facts = _facts_at_merge(services, repo, installation, merged, commit)
     decision = decide(config, config_problems, plan, facts, now)
@@ -169,7 +169,10 @@ def _apply(
     if not applied:
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan, decision)
     deliver(services.store, services.targets, owed, services.clock())
-    settle(services.store, ref.repo, commit, {str(c.key) for c in changes}, services.clock())
+    # The approved rules are now this commit's if it changed them, else still the ones that governed.
+    approved_now = commit.config_after if commit.config_after != commit.config_before else rules.content
+    synced = {str(c.key) for c in changes}
+    settle(services.store, ref.repo, commit, synced, commit.config_after == approved_now, services.clock())
     services.writer(ref.repo, ref.installation).publish_check(
         commit.sha,
         CheckOutput(
@@ -181,10 +184,16 @@ def _apply(
     return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, toggled)
 
 
-def _restore(services: Services, ref: PullRef, commit: CommitSnapshot, plan: Plan) -> CommitResult:
+def _restore(
+    services: Services, ref: PullRef, commit: CommitSnapshot, plan: Plan, rules: Rules
+) -> CommitResult:
     """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
-    services.store.apply_merge(commit.sha, ref.number or None, [], [])
-    resolved = settle(services.store, ref.repo, commit, {str(a.key) for a in plan.actions}, services.clock())
+    # Its rules, when it touches them, are the approved ones again: it becomes their approved commit.
+    approved = ApprovedConfig(ref.repo, commit.sha, commit.config_after) if plan.config_changed else None
+    services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved)
+    synced = {str(a.key) for a in plan.actions}
+    in_step = commit.config_after == rules.content
+    resolved = settle(services.store, ref.repo, commit, synced, in_step, services.clock())
     lines = [f"- `{a.key}`: as it is live" for a in plan.actions]
     if resolved:
         lines.append("")

@@ -253,6 +253,7 @@ def test_the_direct_push_is_named_in_the_check_and_an_approved_fix_restores_the_
     approved = box.store.approved_config(box.repo)
     assert approved is not None and approved.commit_sha == merged
     assert approved.content == box.file(".approvalbot.yml").encode()
+    assert [d.resolved_by for d in box.store.drift() if d.commit_sha == sha] == [merged]  # back in step
     assert "unapproved changes" not in (box.check(number).summary or "")
     assert box.check(number).conclusion == "action_required"
     assert not [e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]
