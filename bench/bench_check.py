@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,33 +153,39 @@ def floor(texts: list[str]) -> None:
         yaml.load(text, Loader=yaml.CSafeLoader)
 
 
-def interleaved(repeat: int, *works: Callable[[], object]) -> list[float]:
-    """The best time of each work, measured in turns (a, b, c, a, b, c, ...).
+def interleaved(repeat: int, *works: Callable[[], object]) -> list[list[float]]:
+    """The times of each work, measured in turns (a, b, c, a, b, c, ...): one list per work.
 
     On a shared machine the speed of the CPU drifts by up to 2x within a minute; timing each work in
-    a block of its own would compare a fast minute with a slow one. Taking turns keeps the ratios
-    honest, and the best of several turns is the least disturbed.
+    a block of its own would compare a fast minute with a slow one. Within one turn the works run
+    back to back, so the ratio of their times in that turn is the honest one (see `turn_ratio`).
     """
-    best = [float("inf")] * len(works)
+    times: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
         for index, work in enumerate(works):
             start = time.perf_counter()
             work()
-            best[index] = min(best[index], time.perf_counter() - start)
-    return best
+            times[index].append(time.perf_counter() - start)
+    return times
 
 
-# touched, actions, files read, check s, floor s, both-sides floor s, JSON bytes
-Row = tuple[int, int, int, float, float, float, int]
+def turn_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median over turns of numerator / denominator, each pair timed in the same turn."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True) if d)
+
+
+# touched, actions, files read, best check s, best floor s, best both-sides floor s, the two median
+# per-turn ratios (check / floor, check / both-sides floor), JSON bytes
+Row = tuple[int, int, int, float, float, float, float, float, int]
 COLUMNS = (
     "touched",
     "actions",
     "files read",
     "check s",
     "yaml floor s",
-    "ratio",
+    "ratio (median of turns)",
     "both-sides floor s",
-    "ratio",
+    "ratio (median of turns)",
     "json KB",
 )
 
@@ -192,14 +199,15 @@ def measure(repo: Path, head: str, repeat: int) -> Row:
     with GitTree(repo, "main") as tree:
         before = [(tree.read(c.old_path or c.path) or b"").decode() for c in changes]
     results: list[tuple[int, int, int]] = []
-    floor_s, both_s, check_s = interleaved(
+    floor_t, both_t, check_t = interleaved(
         repeat,
         lambda: floor(texts),
         lambda: floor(texts + before),
         lambda: results.append(check(repo, head)),
     )
     actions, reads, size = results[-1]
-    return len(changes), actions, reads, check_s, floor_s, both_s, size
+    ratios = (turn_ratio(check_t, floor_t), turn_ratio(check_t, both_t))
+    return len(changes), actions, reads, min(check_t), min(floor_t), min(both_t), *ratios, size
 
 
 def measure_validate(repo: Path) -> tuple[float, int]:
@@ -226,16 +234,16 @@ def main() -> None:
         rows = [measure(repo, head, args.repeat) for head in ("many", "one")]
         validate_s, files = measure_validate(repo)
     print(" | ".join(COLUMNS))
-    for touched, actions, reads, check_s, floor_s, both_s, size in rows:
+    for touched, actions, reads, check_s, floor_s, both_s, ratio, both_ratio, size in rows:
         cells = (
             f"{touched:,}",
             f"{actions:,}",
             f"{reads:,}",
             f"{check_s:.3f}",
             f"{floor_s:.4f}",
-            f"{check_s / floor_s if floor_s else float('inf'):.1f}x",
+            f"{ratio:.1f}x",
             f"{both_s:.4f}",
-            f"{check_s / both_s if both_s else float('inf'):.1f}x",
+            f"{both_ratio:.1f}x",
         )
         print(" | ".join((*cells, f"{size / 1024:.0f}")))
     print(f"\nvalidate of the whole revision ({files:,} files): {validate_s:.2f} s")

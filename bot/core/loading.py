@@ -48,6 +48,8 @@ MAX_NODES = 100_000  # values after alias expansion
 _CHEAP_NESTING_BOUND = 5_000  # libyaml survives 20,000 levels; indentation adds < 1,000
 
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The quick reading needs only events: libyaml's bare parser, without a constructor and resolver to set up.
+_EventParser: type[Any] = getattr(getattr(yaml, "cyaml", None), "CParser", yaml.SafeLoader)
 _RESOLVED_MAX = 20_000  # plain scalars remembered: field names, statuses, small numbers repeat a lot
 
 
@@ -196,7 +198,10 @@ def _plain_mapping(text: str) -> dict[str, Any] | None:
     the file takes the careful path, which says what is wrong and where. The two paths agree on
     every file this one accepts (tests/core/test_loading.py checks it on random documents).
     """
-    loader = _Loader(text)
+    try:
+        loader = _EventParser(text)
+    except yaml.YAMLError:  # the pure-Python reader checks characters up front
+        return None
     try:
         return _read_events(loader.get_event)
     except (_Unusual, *_BAD_SCALAR):  # YAMLError among them: syntax, said by the careful path
@@ -216,6 +221,7 @@ def _read_events(next_event: Callable[[], Any]) -> dict[str, Any] | None:
     open_: list[dict[str, Any] | list[Any]] = [root]
     keys: list[str | None] = [None]
     parent: dict[str, Any] | list[Any] = root
+    known = _plain_tags
     for _ in range(MAX_NODES):
         event = next_event()
         kind = event.__class__
@@ -223,7 +229,9 @@ def _read_events(next_event: Callable[[], Any]) -> dict[str, Any] | None:
             if event.anchor is not None:
                 return None
             text: str = event.value
-            tag = _resolved(text, event.tag, event.implicit[0])
+            tag = event.tag
+            if tag is None or tag == "!":  # the common case, inline: most of a file's events are here
+                tag = (known.get(text) or _plain_tag(text)) if event.implicit[0] else _STR
             if isinstance(parent, list):
                 parent.append(_scalar(text, tag))
             elif keys[-1] is None:
@@ -268,15 +276,8 @@ class _Unusual(Exception):
     """Raised by the quick reading for anything it leaves to the careful one."""
 
 
-def _resolved(text: str, tag: str | None, unquoted: bool) -> str:
-    """A scalar's tag: the one written, else YAML's choice for its text ('!' and quotes make text)."""
-    if tag is None or tag == "!":
-        return _plain_tag(text) if unquoted else _STR
-    return tag
-
-
 def _scalar(text: str, tag: str) -> Any:
-    if tag == _STR:
+    if tag is _STR or tag == _STR:
         return text
     construct = _SCALARS.get(tag)
     if construct is None:  # a tag beyond plain data, or a merge key ('<<') as a value

@@ -437,6 +437,7 @@ def test_pure_python_fallback_gives_the_same_answers(monkeypatch: pytest.MonkeyP
     cases = [EXPERIMENT, BILLION_LAUGHS, "a: 1\na: 2\n", "a: " + "[" * 10_000 + "]" * 10_000, "- x\n"]
     expected = [problems(raw) for raw in cases]
     monkeypatch.setattr(loading, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(loading, "_EventParser", yaml.SafeLoader)
     assert [problems(raw) for raw in cases] == expected
     # libyaml and PyYAML word syntax errors differently; both are located problems.
     assert problems("a: [")[0].startswith(f"{FILE}:1:5: invalid YAML: expected the node content")
