@@ -42,9 +42,10 @@ def open_drift(store: Store, repo: str) -> list[DriftRecord]:
     return [d for d in store.drift(open_only=True) if d.detail.get("repository") in (repo, None)]
 
 
-def with_drift_problems(store: Store, repo: str, plan: Plan, head: Tree, now: datetime) -> Plan:
-    """`plan`, refused for each resource an open drift record of `repo` holds out of step, unless the
-    change (whose files are `head`) puts that resource back to its live state."""
+def with_drift_problems(store: Store, repo: str, plan: Plan, base: Tree, head: Tree, now: datetime) -> Plan:
+    """`plan` (base → head), refused for each resource an open drift record of `repo` holds out of
+    step, unless the change puts that resource back to its live state, or its base already is (a
+    revert that an older approvalbot recorded as drift, say): then the diff shows all there is."""
     held: dict[str, str] = {}
     for record in open_drift(store, repo):
         for resource in record.resources:
@@ -52,7 +53,9 @@ def with_drift_problems(store: Store, repo: str, plan: Plan, head: Tree, now: da
     problems = [
         Problem(action.file, 1, 1, DRIFTED.format(name=_name(action.key), sha=held[str(action.key)][:12]))
         for action in plan.actions
-        if str(action.key) in held and not _in_step(store, head, action.key, action.file, now)
+        if str(action.key) in held
+        and not _in_step(store, head, action.key, action.file, now)
+        and not _in_step(store, base, action.key, action.file, now)
     ]
     if not problems:
         return plan

@@ -76,7 +76,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         )
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
-    plan = with_drift_problems(services.store, ref.repo, plan, snapshot.head, now)
+    plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
     facts = _with_queue(services, ref, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)

@@ -95,7 +95,7 @@ def apply_commit(
     ref = PullRef(repo, number or 0, installation)
     if restores_live(services.store, commit, plan, rules.content, now):
         return _restore(services, ref, commit, plan, rules)
-    plan = with_drift_problems(services.store, repo, plan, commit.head, now)
+    plan = with_drift_problems(services.store, repo, plan, commit.base, commit.head, now)
     facts = _facts_at_merge(services, repo, installation, merged, commit)
     decision = decide(config, config_problems, plan, facts, now)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
