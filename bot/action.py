@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.core.decision import decision_to_json
 from bot.core.render import plan_to_json
-from bot.engine.outbox import deliver_due
+from bot.engine.outbox import tick
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
 from bot.handlers import HANDLERS, reevaluation_job
@@ -89,8 +89,7 @@ def run_action(environ: Mapping[str, str] | None = None, *, services: Services |
         settings_env = {**env, "APPROVALBOT_GITHUB_URL": env.get("GITHUB_API_URL", "https://api.github.com")}
         services = build_services(Settings.from_env(settings_env), token=token)
     if event in TICK_EVENTS:
-        ticked = len(services.store.apply_due_transitions(services.clock()))
-        deliver_due(services.store, services.targets, services.clock())
+        ticked = len(tick(services.store, services.targets, services.clock()).transitions)
         return _output(env, ActionResult(event, True, ticked=ticked))
     if event not in HANDLERS:
         return _output(env, ActionResult(event, False))

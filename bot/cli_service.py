@@ -109,23 +109,20 @@ def configure_tick(parser: argparse.ArgumentParser) -> None:
 
 def run_tick(args: argparse.Namespace) -> int:
     from bot.adapters.store import Store
-    from bot.adapters.targets import TargetPublisher
     from bot.cli import parse_now
-    from bot.engine.outbox import deliver_due
+    from bot.engine.outbox import tick
+    from bot.engine.wiring import target_publisher
     from bot.settings import Settings
 
     settings = Settings.from_env()
     store = Store.from_url(settings.database_url)
-    now = parse_now(args.now)
-    done = store.apply_due_transitions(now)
-    for transition in done:
+    result = tick(store, target_publisher(settings), parse_now(args.now))
+    for transition in result.transitions:
         print(f"{transition.key}: {transition.from_status.value} → {transition.to_status.value}")
-    print(f"{len(done)} scheduled transition{'s' if len(done) != 1 else ''} applied")
-    owed = len(store.owed_posts(due_by=now))
-    if owed:
-        publisher = TargetPublisher(settings.targets) if settings.targets else None
-        delivered = deliver_due(store, publisher, now)
-        print(f"{delivered} of {owed} owed target POST{'s' if owed != 1 else ''} delivered")
+    done = len(result.transitions)
+    print(f"{done} scheduled transition{'s' if done != 1 else ''} applied")
+    if result.delivered or result.still_owed:
+        print(f"{result.delivered} owed target POST(s) delivered, {result.still_owed} still owed")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from bot.engine.outbox import deliver_due
+from bot.engine.outbox import tick
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
 from bot.handlers import REEVALUATE, handle, reevaluation_job
@@ -38,19 +38,13 @@ class Scheduler:
     _thread: threading.Thread | None = None
 
     def tick(self) -> int:
-        """Apply the scheduled transitions that are due, then retry owed target POSTs; returns the
-        number of transitions."""
+        """One scheduler pass (bot.engine.outbox.tick); returns the number of transitions applied."""
         services = self.services
         try:
-            done = len(services.store.apply_due_transitions(services.clock()))
+            return len(tick(services.store, services.targets, services.clock()).transitions)
         except Exception:  # the loop must outlive a database hiccup; the next tick retries
             log.exception("scheduler tick failed")
-            done = 0
-        try:
-            deliver_due(services.store, services.targets, services.clock())
-        except Exception:
-            log.exception("delivering owed target POSTs failed")
-        return done
+            return 0
 
     def start(self) -> None:
         if self._thread is None:

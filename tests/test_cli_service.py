@@ -76,5 +76,5 @@ def test_tick_delivers_the_target_posts_still_owed(monkeypatch, capsys, tmp_path
     finally:
         server.shutdown()
         server.server_close()
-    assert "1 of 1 owed target POST delivered" in capsys.readouterr().out
+    assert "1 owed target POST(s) delivered, 0 still owed" in capsys.readouterr().out
     assert received == [b'{"commit": "ccc"}']

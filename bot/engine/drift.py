@@ -133,11 +133,15 @@ def _without_status(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parse_key(text: str) -> ResourceKey | None:
+    """The key `str(ResourceKey)` wrote as `account/kind/id`; None for anything else."""
     account, _, rest = text.partition("/")
     kind, _, ident = rest.partition("/")
-    if kind not in {k.value for k in Kind} or not account or not ident:
+    if kind not in _KINDS or not account or not ident:
         return None
     return ResourceKey(account, Kind(kind), ident)
+
+
+_KINDS = frozenset(k.value for k in Kind)
 
 
 def _name(key: ResourceKey) -> str:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapters.store import Store
 from bot.adapters.targets import TargetPublisher, TargetResult, change_body, target_key
-from bot.core.live import AuditEntry, AuditKind, OwedPost
+from bot.core.live import AuditEntry, AuditKind, OwedPost, Transition
 
 log = logging.getLogger("approvalbot.outbox")
 
@@ -100,3 +101,20 @@ def _audit(store: Store, post: OwedPost, detail: Mapping[str, Any]) -> None:
 def _pull_request(post: OwedPost) -> int | None:
     number = json.loads(post.body).get("pull_request")
     return number if isinstance(number, int) else None
+
+
+@dataclass(frozen=True)
+class TickResult:
+    transitions: tuple[Transition, ...]
+    delivered: int  # owed target POSTs delivered in this pass
+    still_owed: int  # owed target POSTs left for a later pass
+
+
+def tick(store: Store, publisher: TargetPublisher | None, now: datetime) -> TickResult:
+    """One scheduler pass: the scheduled transitions due by `now`, then the owed target POSTs due.
+
+    `serve`'s loop, `approvalbot tick` and the Action's `schedule` event all run exactly this.
+    """
+    transitions = tuple(store.apply_due_transitions(now))
+    delivered = deliver_due(store, publisher, now)
+    return TickResult(transitions, delivered, len(store.owed_posts()))

@@ -51,9 +51,14 @@ def build_services(
         store=store,
         clock=clock,
         notifier=notifier(settings, store),
-        targets=TargetPublisher(settings.targets) if settings.targets else None,
+        targets=target_publisher(settings),
         app_id=int(settings.app_id) if settings.app_id else None,
     )
+
+
+def target_publisher(settings: Settings) -> TargetPublisher | None:
+    """The outbound targets of APPROVALBOT_TARGETS, when any are set."""
+    return TargetPublisher(settings.targets) if settings.targets else None
 
 
 def notifier(settings: Settings, store: Store) -> Notifier | None:
