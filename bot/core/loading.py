@@ -277,7 +277,7 @@ class _Unusual(Exception):
 
 
 def _scalar(text: str, tag: str) -> Any:
-    if tag is _STR or tag == _STR:
+    if tag == _STR:
         return text
     construct = _SCALARS.get(tag)
     if construct is None:  # a tag beyond plain data, or a merge key ('<<') as a value
