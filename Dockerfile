@@ -20,12 +20,16 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# --- build: install the package and its dependencies into a virtualenv (wheels only, no compiler) ------
+# --- build: install the locked dependencies, then the package, into a virtualenv (wheels only) ----------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/approvalbot
+# The lock alone first: its layer is reused until the lock changes. Every file is checked against its hash.
+COPY requirements.txt /src/requirements.txt
+RUN /opt/approvalbot/bin/pip install --require-hashes -r /src/requirements.txt
 COPY . /src
-RUN /opt/approvalbot/bin/pip install /src
+# --no-deps: nothing beyond the lock; --no-build-isolation: built by the locked setuptools.
+RUN /opt/approvalbot/bin/pip install --no-deps --no-build-isolation /src
 
 # --- runtime: the virtualenv only, no sources, no pip cache, not root --------------------------------
 FROM ${PYTHON_IMAGE}
