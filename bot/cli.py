@@ -270,8 +270,9 @@ def _configuration_errors() -> tuple[type[Exception], ...]:
     from bot.adapters.store import StoreError
     from bot.engine.wiring import ConfigurationError
     from bot.settings import SettingsError
+    from bot.startup import StartupError
 
-    return (SettingsError, StoreError, ConfigurationError)
+    return (SettingsError, StoreError, ConfigurationError, StartupError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 from bot.adapters.targets import Target
 
 DEFAULT_GITHUB_URL = "https://api.github.com"
-DEFAULT_DATABASE_URL = "sqlite:///approvalbot.db"
+STORE_FOLDER, STORE_FILE = "approvalbot", "approvalbot.db"  # the embedded store: FOLDER/FILE in the data home
 DEFAULT_SMTP_FROM = "approvalbot@localhost"
 DEFAULT_WORKERS = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -38,7 +39,11 @@ class Settings:
     # which GitHub's best practices ask for. Tests and the emulator use 0.
     github_throttle: float | None = None
     github_url: str = DEFAULT_GITHUB_URL
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default_factory=lambda: default_database_url(os.environ))
+    # Where the store is when DATABASE_URL is not set. Kept beside `database_url` so messages can tell
+    # the default from a chosen store, and so only the default's folder is ever created for the user
+    # (a chosen folder that is missing is more likely a typo, and is reported).
+    default_store_url: str = field(default_factory=lambda: default_database_url(os.environ))
     redis_url: str | None = None
     smtp_url: str | None = None
     smtp_from: str = DEFAULT_SMTP_FROM
@@ -56,6 +61,7 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
+        default_store = default_database_url(env)
         return cls(
             webhook_secret=get("APPROVALBOT_WEBHOOK_SECRET"),
             app_id=_app_id(get("APPROVALBOT_APP_ID")),
@@ -67,7 +73,8 @@ class Settings:
                 get("APPROVALBOT_GITHUB_URL") or DEFAULT_GITHUB_URL,
                 ("http", "https"),
             ).rstrip("/"),
-            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=get("DATABASE_URL") or default_store,
+            default_store_url=default_store,
             redis_url=_optional_url("REDIS_URL", get("REDIS_URL"), ("redis", "rediss", "unix")),
             smtp_url=_optional_url("SMTP_URL", get("SMTP_URL"), ("smtp", "smtps")),
             smtp_from=_email("APPROVALBOT_SMTP_FROM", get("APPROVALBOT_SMTP_FROM") or DEFAULT_SMTP_FROM),
@@ -88,6 +95,63 @@ class Settings:
                 "configured in the GitHub App's webhook settings."
             )
         return self.webhook_secret
+
+    @property
+    def database_is_default(self) -> bool:
+        """True when DATABASE_URL was not set and the store is the per-user default."""
+        return self.database_url == self.default_store_url
+
+
+def default_database_url(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    """The store when DATABASE_URL is not set: a SQLite file that is never in the current directory.
+
+    A command run inside a config repository must not leave a database in it, so the file lives in
+    the per-user data folder (the XDG base directory rules: $XDG_DATA_HOME, else ~/.local/share;
+    macOS and Windows use their own equivalents). In a GitHub Actions job it stays in the workspace,
+    as action.yml documents: the runner is thrown away after the job anyway.
+    """
+    workspace = env.get("GITHUB_WORKSPACE", "").strip()
+    if env.get("GITHUB_ACTIONS", "").strip() == "true" and workspace:
+        return f"sqlite:///{Path(workspace) / STORE_FILE}"
+    return f"sqlite:///{data_home(env, platform) / STORE_FOLDER / STORE_FILE}"
+
+
+def data_home(env: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The per-user folder for application data."""
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG rules: a relative path is invalid and ignored
+        return Path(xdg)
+    if platform == "win32":
+        local = env.get("LOCALAPPDATA", "").strip()
+        return Path(local) if local else _home(env) / "AppData" / "Local"
+    if platform == "darwin":
+        return _home(env) / "Library" / "Application Support"
+    return _home(env) / ".local" / "share"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    for name in ("HOME", "USERPROFILE"):
+        value = env.get(name, "").strip()
+        if value:
+            return Path(value)
+    return Path.home()  # no HOME at all (some service managers): the password database knows
+
+
+def masked_url(url: str) -> str:
+    """`url` fit for a log line: a password (`user:PASSWORD@`, `?password=`) shown as `***`.
+
+    The user name, host and path stay: they are what tells one store or server from another.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = next((i for i, char in enumerate(rest) if char in "/?#"), len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = userinfo.split(":", 1)[0] + ":***@" + host
+    tail = re.sub(r"(?i)([?&](?:password|passwd|secret|token)=)[^&#]*", r"\1***", tail)
+    return f"{scheme}://{netloc}{tail}"
 
 
 def _app_id(value: str | None) -> str | None:
