@@ -30,10 +30,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from bot.server import create_server_app
     from bot.settings import Settings
-    from bot.startup import serve_lines
+    from bot.startup import serve_lines, serve_problems
 
     settings = Settings.from_env()
-    settings.require_webhook_secret()
+    # Checked here, in gunicorn's master before it forks: a worker that cannot boot is reported by
+    # gunicorn as a traceback and "Worker failed to boot", which says nothing of what to set.
+    problems = serve_problems(settings)
+    for problem in problems:
+        print(f"approvalbot: error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_ERROR
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # One process: the embedded job queue keeps per-PR order only within a process. With REDIS_URL
@@ -70,11 +76,13 @@ def run_worker(args: argparse.Namespace) -> int:
     from bot.queue import run_worker as serve_queue
     from bot.server import run_job
     from bot.settings import Settings
-    from bot.startup import open_store, serve_lines
+    from bot.startup import check_queue, open_store, serve_lines
 
     settings = Settings.from_env()
     if not settings.redis_url:
         raise _usage("REDIS_URL is not set: `approvalbot worker` serves the Redis job queue")
+    settings.require_github_credentials()
+    check_queue(settings)
     _say(*serve_lines(settings))
     services = build_services(settings, store=open_store(settings))
     queue = RQQueue(settings.redis_url)
@@ -142,6 +150,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from bot.startup import open_store, store_line
 
     settings = Settings.from_env()
+    settings.require_github_credentials()  # before the store: a missing token creates no store
     _say(store_line(settings))
     services = build_services(settings, store=open_store(settings))
     result = reconcile(services, args.repo, installation=args.installation)

@@ -34,6 +34,7 @@ class Settings:
     webhook_secret: str | None = None
     app_id: str | None = None
     private_key: str | None = None  # PEM text (read from the file when the variable held a path)
+    private_key_path: str | None = None  # that file, so a key GitHub could not use is named by its path
     github_token: str | None = None  # token auth instead of App auth (the Action, `reconcile` from cron)
     # Seconds PyGithub waits between requests (writes wait 4×); None keeps PyGithub's own pacing,
     # which GitHub's best practices ask for. Tests and the emulator use 0.
@@ -61,11 +62,13 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
+        private_key, private_key_path = _private_key(env.get("APPROVALBOT_PRIVATE_KEY", ""))
         default_store = default_database_url(env)
         return cls(
             webhook_secret=get("APPROVALBOT_WEBHOOK_SECRET"),
             app_id=_app_id(get("APPROVALBOT_APP_ID")),
-            private_key=_private_key(env.get("APPROVALBOT_PRIVATE_KEY", "")),
+            private_key=private_key,
+            private_key_path=private_key_path,
             github_token=get("GITHUB_TOKEN"),
             github_throttle=_throttle(get("APPROVALBOT_GITHUB_THROTTLE")),
             github_url=_url(
@@ -95,6 +98,28 @@ class Settings:
                 "configured in the GitHub App's webhook settings."
             )
         return self.webhook_secret
+
+    def require_github_credentials(self) -> None:
+        """GitHub App credentials (id and a usable RSA key), or a token: checked before any work starts,
+        so a missing or broken credential is reported as such, not as a failure to reach GitHub later."""
+        if self.app_id and not self.private_key:
+            raise SettingsError(
+                "APPROVALBOT_APP_ID is set but APPROVALBOT_PRIVATE_KEY is not: set it to the GitHub App's "
+                "private key (the path of the .pem file downloaded from the App's settings, or its text)."
+            )
+        if self.private_key and not self.app_id:
+            raise SettingsError(
+                "APPROVALBOT_PRIVATE_KEY is set but APPROVALBOT_APP_ID is not: set it to the GitHub App's "
+                'numeric id ("App ID" on the App\'s settings page).'
+            )
+        if self.app_id and self.private_key:
+            _check_rsa_key(self.private_key, self.private_key_path)
+        elif not self.github_token:
+            raise SettingsError(
+                "no GitHub credentials: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (the GitHub "
+                "App's id and private key), or GITHUB_TOKEN (a token that may write checks, pull requests "
+                "and issues)."
+            )
 
     @property
     def database_is_default(self) -> bool:
@@ -160,13 +185,14 @@ def _app_id(value: str | None) -> str | None:
     return value
 
 
-def _private_key(raw: str) -> str | None:
+def _private_key(raw: str) -> tuple[str | None, str | None]:
+    """The key's PEM text, and the file it was read from (None when the variable held the text)."""
     value = raw.strip()
     if not value:
-        return None
+        return None, None
     if value.startswith("-----BEGIN"):
         # Some platforms cannot hold newlines in variables and store them as "\n".
-        return value.replace("\\n", "\n") + "\n"
+        return value.replace("\\n", "\n") + "\n", None
     path = Path(value).expanduser()
     try:
         text = path.read_text(encoding="utf-8")
@@ -180,7 +206,30 @@ def _private_key(raw: str) -> str | None:
             f"APPROVALBOT_PRIVATE_KEY: {str(path)!r} does not hold a PEM key (no '-----BEGIN' line); "
             "download the private key from the GitHub App's settings."
         )
-    return text
+    return text, str(path)
+
+
+def _check_rsa_key(pem: str, path: str | None) -> None:
+    """The key must be one GitHub App JWTs can be signed with: an unencrypted RSA private key."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    where = f"APPROVALBOT_PRIVATE_KEY ({path})" if path else "APPROVALBOT_PRIVATE_KEY"
+    fix = "download a new private key from the GitHub App's settings; give the .pem file's path or its text"
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except TypeError:  # cryptography's way of saying "this one needs a password"
+        raise SettingsError(
+            f"{where}: the key is encrypted with a passphrase; approvalbot needs it as GitHub issued "
+            f"it, unencrypted: {fix}."
+        ) from None
+    except ValueError:
+        raise SettingsError(
+            f"{where}: not a usable PEM private key (what is between its BEGIN and END lines does not "
+            f"decode to one); {fix}."
+        ) from None
+    if not isinstance(key, RSAPrivateKey):
+        raise SettingsError(f"{where}: not an RSA key, and GitHub App keys are RSA keys; {fix}.")
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:

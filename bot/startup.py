@@ -10,14 +10,18 @@ Messages say what was wrong, which variable it comes from, and what to set; no s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.adapters.store.database import normalise_url
-from bot.settings import Settings, masked_url
+from bot.adapters.store.database import StoreError, normalise_url
+from bot.settings import Settings, SettingsError, masked_url
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
+
+# Long enough for a database or Redis across a network, short enough that a wrong host fails fast.
+CONNECT_TIMEOUT_S = 5
 
 
 class StartupError(Exception):
@@ -120,3 +124,74 @@ def _make_private_folder(folder: Path) -> None:
                 f"cannot create the store's folder {folder} ({path}: {error.strerror or error}); set "
                 "XDG_DATA_HOME to a writable folder, or DATABASE_URL to another store."
             ) from None
+
+
+# --- serve: everything checked before gunicorn starts -----------------------------------------------------
+
+
+def serve_problems(settings: Settings, timeout: float = CONNECT_TIMEOUT_S) -> list[str]:
+    """What stops `approvalbot serve` from working, one message each; empty when it may start."""
+    problems = _problems([settings.require_webhook_secret, settings.require_github_credentials])
+    if problems:  # a configuration that is wrong anyway should not create or touch a database
+        return problems
+    return _problems([lambda: check_store(settings, timeout), lambda: check_queue(settings, timeout)])
+
+
+def _problems(checks: Iterable[Callable[[], object]]) -> list[str]:
+    found = []
+    for check in checks:
+        try:
+            check()
+        except (SettingsError, StoreError, StartupError) as error:
+            found.append(str(error))
+    return found
+
+
+def check_store(settings: Settings, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """The database answers, and its schema is migrated now, so a store newer than this version is
+    reported here rather than by a worker that fails to boot."""
+    url = normalise_url(settings.database_url)
+    if url.get_backend_name() == "postgresql":
+        _database_answers(settings, timeout)
+    open_store(settings).close()
+
+
+def _database_answers(settings: Settings, timeout: float) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.pool import NullPool
+
+    url = normalise_url(settings.database_url)
+    if "connect_timeout" not in url.query:  # libpq would wait for the operating system's TCP timeout
+        url = url.update_query_dict({"connect_timeout": str(int(timeout))})
+    probe = create_engine(url, poolclass=NullPool)
+    try:
+        with probe.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as error:
+        reason = " ".join(str(error.orig).split())  # libpq's message spans lines
+        raise StartupError(
+            f"DATABASE_URL={masked_url(settings.database_url)}: the database does not answer ({reason}); "
+            "start it, or set DATABASE_URL to a database reachable from here."
+        ) from None
+    finally:
+        probe.dispose()
+
+
+def check_queue(settings: Settings, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Redis answers, when REDIS_URL says jobs go through it."""
+    if not settings.redis_url:
+        return
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except RedisError as error:
+        raise StartupError(
+            f"REDIS_URL={masked_url(settings.redis_url)}: Redis does not answer ({error}); start it, "
+            "fix REDIS_URL, or unset it to run jobs in this process."
+        ) from None
+    finally:
+        client.close()

@@ -12,6 +12,7 @@ import pytest
 from cli_support import User, enter, files_in, make_user
 
 from bot.cli import main
+from bot.emulator import GitHubEmulator
 from bot.sandbox import sample_files
 from bot.settings import Settings, data_home, default_database_url, masked_url
 from bot.startup import store_line
@@ -213,8 +214,8 @@ def test_a_data_folder_that_cannot_be_made_is_explained(
 
 
 def test_reconcile_in_a_config_repo_uses_the_store_in_the_data_folder(
-    emulator, user: User, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    emulator: GitHubEmulator, user: User, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     emulator.driver.create_repo(REPO, sample_files())
     enter(user, monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN", emulator.token_for("alice"))
@@ -227,3 +228,17 @@ def test_reconcile_in_a_config_repo_uses_the_store_in_the_data_folder(
         f"approvalbot: store: sqlite:///{user.default_store} (the default; set DATABASE_URL to use another)\n"
     )
     assert user.default_store.is_file() and files_in(user.repo) == [".approvalbot.yml"]
+
+
+def test_reconcile_without_credentials_says_so_and_creates_no_store(
+    user: User, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enter(user, monkeypatch)
+    assert main(["reconcile", "--repo", REPO]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "approvalbot: error: no GitHub credentials: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (the "
+        "GitHub App's id and private key), or GITHUB_TOKEN (a token that may write checks, pull requests "
+        "and issues).\n"
+    )
+    assert not user.data.exists()
