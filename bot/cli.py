@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot import __version__
 from bot import cli_service as svc
 from bot.adapters.git import GitError, GitTree, WorkTree, changed_files, is_bare
 from bot.core.model import Plan, Problem
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="GitOps approvals for experiments and remote config."
     )
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for sub in SUBCOMMANDS:
         child = commands.add_parser(sub.name, help=sub.help, description=sub.help)
@@ -268,8 +270,9 @@ def _configuration_errors() -> tuple[type[Exception], ...]:
     from bot.adapters.store import StoreError
     from bot.engine.wiring import ConfigurationError
     from bot.settings import SettingsError
+    from bot.startup import StartupError
 
-    return (SettingsError, StoreError, ConfigurationError)
+    return (SettingsError, StoreError, ConfigurationError, StartupError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from bot.server import create_server_app
     from bot.settings import Settings
+    from bot.startup import serve_lines, serve_problems
 
     settings = Settings.from_env()
-    settings.require_webhook_secret()
+    # Checked here, in gunicorn's master before it forks: a worker that cannot boot is reported by
+    # gunicorn as a traceback and "Worker failed to boot", which says nothing of what to set.
+    problems = serve_problems(settings)
+    for problem in problems:
+        print(f"approvalbot: error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_ERROR
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # One process: the embedded job queue keeps per-PR order only within a process. With REDIS_URL
@@ -50,7 +57,7 @@ def run_serve(args: argparse.Namespace) -> int:
             # the store's connections must belong to the process that serves the requests.
             return create_server_app(settings)
 
-    print(f"approvalbot: serving webhooks on http://{args.host}:{args.port}/webhook", file=sys.stderr)
+    _say(*serve_lines(settings), f"serving webhooks on http://{args.host}:{args.port}/webhook")
     _Gunicorn().run()
     return EXIT_OK
 
@@ -69,11 +76,15 @@ def run_worker(args: argparse.Namespace) -> int:
     from bot.queue import run_worker as serve_queue
     from bot.server import run_job
     from bot.settings import Settings
+    from bot.startup import check_queue, open_store, serve_lines
 
     settings = Settings.from_env()
     if not settings.redis_url:
         raise _usage("REDIS_URL is not set: `approvalbot worker` serves the Redis job queue")
-    services = build_services(settings)
+    settings.require_github_credentials()
+    check_queue(settings)
+    _say(*serve_lines(settings))
+    services = build_services(settings, store=open_store(settings))
     queue = RQQueue(settings.redis_url)
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
     serve_queue(settings, lambda job: run_job(services, job), burst=args.burst)
@@ -108,15 +119,16 @@ def configure_tick(parser: argparse.ArgumentParser) -> None:
 
 
 def run_tick(args: argparse.Namespace) -> int:
-    from bot.adapters.store import Store
     from bot.cli import parse_now
     from bot.engine.outbox import tick
     from bot.engine.wiring import target_publisher
     from bot.settings import Settings
+    from bot.startup import open_store, store_line
 
     settings = Settings.from_env()
-    store = Store.from_url(settings.database_url)
-    result = tick(store, target_publisher(settings), parse_now(args.now))
+    now = parse_now(args.now)
+    _say(store_line(settings))
+    result = tick(open_store(settings), target_publisher(settings), now)
     for transition in result.transitions:
         print(f"{transition.key}: {transition.from_status.value} → {transition.to_status.value}")
     done = len(result.transitions)
@@ -135,9 +147,12 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from bot.engine.reconcile import reconcile
     from bot.engine.wiring import build_services
     from bot.settings import Settings
+    from bot.startup import open_store, store_line
 
     settings = Settings.from_env()
-    services = build_services(settings)
+    settings.require_github_credentials()  # before the store: a missing token creates no store
+    _say(store_line(settings))
+    services = build_services(settings, store=open_store(settings))
     result = reconcile(services, args.repo, installation=args.installation)
     if result.baseline:
         print(f"baseline: the live state starts from {result.baseline[:12]}")
@@ -155,13 +170,21 @@ def configure_status(parser: argparse.ArgumentParser) -> None:
 def run_status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from bot.adapters.store import Store
     from bot.settings import Settings
+    from bot.startup import existing_store, store_line
     from bot.status import status_text
 
-    store = Store.from_url(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    _say(store_line(settings))
+    store = existing_store(settings)  # a store that is not there yet is reported, not created empty
     print(status_text(store, args.account, datetime.now(UTC)), end="")
     return EXIT_OK
+
+
+def _say(*lines: str) -> None:
+    """What a command tells about itself (the store it uses) goes to stderr: stdout stays its result."""
+    for line in lines:
+        print(f"approvalbot: {line}", file=sys.stderr)
 
 
 def _usage(message: str) -> Exception:

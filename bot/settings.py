@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 from bot.adapters.targets import Target
 
 DEFAULT_GITHUB_URL = "https://api.github.com"
-DEFAULT_DATABASE_URL = "sqlite:///approvalbot.db"
+STORE_FOLDER, STORE_FILE = "approvalbot", "approvalbot.db"  # the embedded store: FOLDER/FILE in the data home
 DEFAULT_SMTP_FROM = "approvalbot@localhost"
 DEFAULT_WORKERS = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -33,12 +34,17 @@ class Settings:
     webhook_secret: str | None = None
     app_id: str | None = None
     private_key: str | None = None  # PEM text (read from the file when the variable held a path)
+    private_key_path: str | None = None  # that file, so a key GitHub could not use is named by its path
     github_token: str | None = None  # token auth instead of App auth (the Action, `reconcile` from cron)
     # Seconds PyGithub waits between requests (writes wait 4×); None keeps PyGithub's own pacing,
     # which GitHub's best practices ask for. Tests and the emulator use 0.
     github_throttle: float | None = None
     github_url: str = DEFAULT_GITHUB_URL
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default_factory=lambda: default_database_url(os.environ))
+    # Where the store is when DATABASE_URL is not set. Kept beside `database_url` so messages can tell
+    # the default from a chosen store, and so only the default's folder is ever created for the user
+    # (a chosen folder that is missing is more likely a typo, and is reported).
+    default_store_url: str = field(default_factory=lambda: default_database_url(os.environ))
     redis_url: str | None = None
     smtp_url: str | None = None
     smtp_from: str = DEFAULT_SMTP_FROM
@@ -56,10 +62,13 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
+        private_key, private_key_path = _private_key(env.get("APPROVALBOT_PRIVATE_KEY", ""))
+        default_store = default_database_url(env)
         return cls(
             webhook_secret=get("APPROVALBOT_WEBHOOK_SECRET"),
             app_id=_app_id(get("APPROVALBOT_APP_ID")),
-            private_key=_private_key(env.get("APPROVALBOT_PRIVATE_KEY", "")),
+            private_key=private_key,
+            private_key_path=private_key_path,
             github_token=get("GITHUB_TOKEN"),
             github_throttle=_throttle(get("APPROVALBOT_GITHUB_THROTTLE")),
             github_url=_url(
@@ -67,7 +76,8 @@ class Settings:
                 get("APPROVALBOT_GITHUB_URL") or DEFAULT_GITHUB_URL,
                 ("http", "https"),
             ).rstrip("/"),
-            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=get("DATABASE_URL") or default_store,
+            default_store_url=default_store,
             redis_url=_optional_url("REDIS_URL", get("REDIS_URL"), ("redis", "rediss", "unix")),
             smtp_url=_optional_url("SMTP_URL", get("SMTP_URL"), ("smtp", "smtps")),
             smtp_from=_email("APPROVALBOT_SMTP_FROM", get("APPROVALBOT_SMTP_FROM") or DEFAULT_SMTP_FROM),
@@ -89,6 +99,85 @@ class Settings:
             )
         return self.webhook_secret
 
+    def require_github_credentials(self) -> None:
+        """GitHub App credentials (id and a usable RSA key), or a token: checked before any work starts,
+        so a missing or broken credential is reported as such, not as a failure to reach GitHub later."""
+        if self.app_id and not self.private_key:
+            raise SettingsError(
+                "APPROVALBOT_APP_ID is set but APPROVALBOT_PRIVATE_KEY is not: set it to the GitHub App's "
+                "private key (the path of the .pem file downloaded from the App's settings, or its text)."
+            )
+        if self.private_key and not self.app_id:
+            raise SettingsError(
+                "APPROVALBOT_PRIVATE_KEY is set but APPROVALBOT_APP_ID is not: set it to the GitHub App's "
+                'numeric id ("App ID" on the App\'s settings page).'
+            )
+        if self.app_id and self.private_key:
+            _check_rsa_key(self.private_key, self.private_key_path)
+        elif not self.github_token:
+            raise SettingsError(
+                "no GitHub credentials: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (the GitHub "
+                "App's id and private key), or GITHUB_TOKEN (a token that may write checks, pull requests "
+                "and issues)."
+            )
+
+    @property
+    def database_is_default(self) -> bool:
+        """True when DATABASE_URL was not set and the store is the per-user default."""
+        return self.database_url == self.default_store_url
+
+
+def default_database_url(env: Mapping[str, str], platform: str = sys.platform) -> str:
+    """The store when DATABASE_URL is not set: a SQLite file that is never in the current directory.
+
+    A command run inside a config repository must not leave a database in it, so the file lives in
+    the per-user data folder (the XDG base directory rules: $XDG_DATA_HOME, else ~/.local/share;
+    macOS and Windows use their own equivalents). In a GitHub Actions job it stays in the workspace,
+    as action.yml documents: the runner is thrown away after the job anyway.
+    """
+    workspace = env.get("GITHUB_WORKSPACE", "").strip()
+    if env.get("GITHUB_ACTIONS", "").strip() == "true" and workspace:
+        return f"sqlite:///{Path(workspace) / STORE_FILE}"
+    return f"sqlite:///{data_home(env, platform) / STORE_FOLDER / STORE_FILE}"
+
+
+def data_home(env: Mapping[str, str], platform: str = sys.platform) -> Path:
+    """The per-user folder for application data."""
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG rules: a relative path is invalid and ignored
+        return Path(xdg)
+    if platform == "win32":
+        local = env.get("LOCALAPPDATA", "").strip()
+        return Path(local) if local else _home(env) / "AppData" / "Local"
+    if platform == "darwin":
+        return _home(env) / "Library" / "Application Support"
+    return _home(env) / ".local" / "share"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    for name in ("HOME", "USERPROFILE"):
+        value = env.get(name, "").strip()
+        if value:
+            return Path(value)
+    return Path.home()  # no HOME at all (some service managers): the password database knows
+
+
+def masked_url(url: str) -> str:
+    """`url` fit for a log line: a password (`user:PASSWORD@`, `?password=`) shown as `***`.
+
+    The user name, host and path stay: they are what tells one store or server from another.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = next((i for i, char in enumerate(rest) if char in "/?#"), len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = userinfo.split(":", 1)[0] + ":***@" + host
+    tail = re.sub(r"(?i)([?&](?:password|passwd|secret|token)=)[^&#]*", r"\1***", tail)
+    return f"{scheme}://{netloc}{tail}"
+
 
 def _app_id(value: str | None) -> str | None:
     if value is not None and not value.isdigit():
@@ -96,13 +185,14 @@ def _app_id(value: str | None) -> str | None:
     return value
 
 
-def _private_key(raw: str) -> str | None:
+def _private_key(raw: str) -> tuple[str | None, str | None]:
+    """The key's PEM text, and the file it was read from (None when the variable held the text)."""
     value = raw.strip()
     if not value:
-        return None
+        return None, None
     if value.startswith("-----BEGIN"):
         # Some platforms cannot hold newlines in variables and store them as "\n".
-        return value.replace("\\n", "\n") + "\n"
+        return value.replace("\\n", "\n") + "\n", None
     path = Path(value).expanduser()
     try:
         text = path.read_text(encoding="utf-8")
@@ -116,7 +206,30 @@ def _private_key(raw: str) -> str | None:
             f"APPROVALBOT_PRIVATE_KEY: {str(path)!r} does not hold a PEM key (no '-----BEGIN' line); "
             "download the private key from the GitHub App's settings."
         )
-    return text
+    return text, str(path)
+
+
+def _check_rsa_key(pem: str, path: str | None) -> None:
+    """The key must be one GitHub App JWTs can be signed with: an unencrypted RSA private key."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    where = f"APPROVALBOT_PRIVATE_KEY ({path})" if path else "APPROVALBOT_PRIVATE_KEY"
+    fix = "download a new private key from the GitHub App's settings; give the .pem file's path or its text"
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except TypeError:  # cryptography's way of saying "this one needs a password"
+        raise SettingsError(
+            f"{where}: the key is encrypted with a passphrase; approvalbot needs it as GitHub issued "
+            f"it, unencrypted: {fix}."
+        ) from None
+    except ValueError:
+        raise SettingsError(
+            f"{where}: not a usable PEM private key (what is between its BEGIN and END lines does not "
+            f"decode to one); {fix}."
+        ) from None
+    if not isinstance(key, RSAPrivateKey):
+        raise SettingsError(f"{where}: not an RSA key, and GitHub App keys are RSA keys; {fix}.")
 
 
 def _url(name: str, value: str, schemes: tuple[str, ...]) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.targets import Target
-from bot.settings import DEFAULT_DATABASE_URL, DEFAULT_GITHUB_URL, Settings, SettingsError
+from bot.settings import DEFAULT_GITHUB_URL, Settings, SettingsError, default_database_url
 
 PEM = "\n".join(
     (
@@ -19,10 +19,11 @@ PEM = "\n".join(
 
 
 def test_defaults_from_an_empty_environment() -> None:
-    settings = Settings.from_env({})
-    assert settings == Settings()
+    settings = Settings.from_env({"HOME": "/home/u"})
+    store = default_database_url({"HOME": "/home/u"})  # see tests/cli/test_store_location.py
+    assert settings == Settings(database_url=store, default_store_url=store)
     assert settings.github_url == DEFAULT_GITHUB_URL
-    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.database_url == store and settings.database_is_default
     assert settings.redis_url is None and settings.smtp_url is None
     assert settings.workers == 4 and settings.log_level == "INFO"
 
