@@ -231,7 +231,7 @@ def _logins(value: Any, where: str) -> list[str]:
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{where}: expected a whole number, got {value!r}")
-    return value
+    return int(value)  # already an int; int() says so to mypy, which cannot narrow Any by isinstance here
 
 
 def _bool(value: Any, where: str) -> bool:

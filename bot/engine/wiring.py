@@ -32,7 +32,7 @@ def github_access(settings: Settings, token: str | None = None) -> GitHubAccess:
     if settings.github_token:
         return TokenAccess(settings.github_token, client)
     raise ConfigurationError(
-        "approvalbot cannot reach GitHub: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (GitHub App) "
+        "no GitHub credentials: set APPROVALBOT_APP_ID and APPROVALBOT_PRIVATE_KEY (GitHub App) "
         "or GITHUB_TOKEN (the Action)"
     )
 

@@ -277,3 +277,12 @@ def test_a_version_6_database_keeps_its_drift_open(store_url: str) -> None:
         assert store.resolve_drift("c0ffee", "f00d") and store.drift(open_only=True) == []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://bob:s3cret@db:port/x", "bob:s3cret@db/x"])
+def test_a_url_that_does_not_parse_is_explained_without_its_password(url: str) -> None:
+    with pytest.raises(StoreError) as refused:
+        normalise_url(url)
+    message = str(refused.value)
+    assert "is not a database URL" in message and "bob:***@" in message
+    assert "s3cret" not in message

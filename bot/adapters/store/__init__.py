@@ -1,6 +1,6 @@
 """The live store (SQLAlchemy; SQLite by default, PostgreSQL for several replicas)."""
 
-from bot.adapters.store.database import DEFAULT_URL, StoreError, normalise_url
+from bot.adapters.store.database import StoreError, normalise_url
 from bot.adapters.store.sql import Store
 from bot.core.live import (
     AuditEntry,
@@ -14,7 +14,6 @@ from bot.core.live import (
 )
 
 __all__ = [
-    "DEFAULT_URL",
     "AuditEntry",
     "AuditKind",
     "DriftRecord",

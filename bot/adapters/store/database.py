@@ -17,7 +17,6 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-DEFAULT_URL = "sqlite:///approvalbot.db"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option a write transaction sets so the SQLite "begin" hook takes the write lock at once.
 WRITE = "approvalbot_write"
@@ -25,6 +24,15 @@ WRITE = "approvalbot_write"
 
 class StoreError(RuntimeError):
     """The store cannot be used as configured (bad URL, unreachable database)."""
+
+
+def _without_password(url: str) -> str:
+    # An unparseable URL may still hold a password, and error messages end up in logs.
+    head, at, host = url.rpartition("@")
+    scheme, slashes, userinfo = head.rpartition("//")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{slashes}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def normalise_url(url: str) -> URL:
@@ -35,10 +43,10 @@ def normalise_url(url: str) -> URL:
             text = "postgresql+psycopg://" + text[len(prefix) :]
     try:
         parsed = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise StoreError(
-            f"DATABASE_URL {url!r} is not a database URL: {exc}; use e.g. {DEFAULT_URL} or "
-            "postgresql://user@host:5432/dbname"
+            f"DATABASE_URL {_without_password(url)!r} is not a database URL: {exc}; use e.g. "
+            "sqlite:////var/lib/approvalbot/approvalbot.db or postgresql://user@host:5432/dbname"
         ) from exc
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):

@@ -27,7 +27,6 @@ from sqlalchemy.sql.dml import Insert
 
 from bot.adapters.store import tables as t
 from bot.adapters.store.database import (
-    DEFAULT_URL,
     WRITE,
     StoreError,
     is_sqlite,
@@ -76,7 +75,7 @@ class Store:
         self._write_mutex: threading.Lock | None = threading.Lock() if is_sqlite(engine) else None
 
     @classmethod
-    def from_url(cls, url: str = DEFAULT_URL, *, clock: Clock = _utcnow, upgrade: bool = True) -> Store:
+    def from_url(cls, url: str, *, clock: Clock = _utcnow, upgrade: bool = True) -> Store:
         """Open (and by default migrate) the store at `url`: sqlite:///FILE or postgresql://…"""
         parsed = normalise_url(url)
         engine = make_engine(parsed)
