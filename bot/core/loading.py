@@ -45,7 +45,6 @@ MAX_ALIASES = 100  # alias uses per file
 MAX_NODES = 100_000  # values after alias expansion
 # libyaml's composer recurses on the C stack and crashes the process on very deep nesting, so files
 # that could nest that deep are measured event by event before composing (see `_nesting_guard`).
-_CHEAP_NESTING_BOUND = 5_000  # libyaml survives 20,000 levels; indentation adds < 1,000
 
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The quick reading needs only events: libyaml's bare parser, without a constructor and resolver to set up.
@@ -379,31 +378,61 @@ def _compose(path: str, text: str) -> Node | None:
 
 
 def _nesting_guard(path: str, text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH before libyaml's recursive composer sees it.
+    """Refuse nesting deeper than MAX_DEPTH, at the first collection too deep, before composing.
 
-    Block nesting costs indentation, so a file within the size limit nests only a few hundred levels
-    that way; deep nesting needs '[', '{', '-' or '?' per level. Counting those is cheap, and only a
-    file with many of them pays for the exact, event-by-event measure.
+    libyaml's composer recurses on the C stack (deep enough files crash the process), and libyaml
+    0.2.6 (PyYAML 6.0.4's wheels) refuses more than 1,000 levels itself, in its own words and at its
+    own place. Our limit is checked here first, by counting collection events, so that every PyYAML
+    and libyaml of our range gives the same answer: ours, at the 65th level.
     """
-    if sum(text.count(c) for c in "[{-?") < _CHEAP_NESTING_BOUND:
+    if _nesting_bound(text) <= MAX_DEPTH:
         return
-    loader = _Loader(text)
+    where = _too_deep_at(_EventParser, text)
+    if where is _UNREADABLE and _EventParser is not yaml.SafeLoader:
+        # libyaml reads ahead of the events it hands out (looking for a `key:`), so on a long line of
+        # '[' its own limit can stop it before it hands out our 65th level. PyYAML's own parser reads
+        # ahead too, but has no limit of its own: it finds where ours was passed, if it was.
+        where = _too_deep_at(yaml.SafeLoader, text)
+    if isinstance(where, tuple):
+        raise _Stop(Problem(path, *where, _too_deep()))
+    # Within the limit, or a syntax error before any level too deep: the composer sees the same
+    # events up to the error, so it recurses at most MAX_DEPTH levels, and reports the error itself.
+
+
+_UNREADABLE = "unreadable"
+
+
+def _too_deep_at(parser: type[Any], text: str) -> tuple[int, int] | str | None:
+    """Where `parser`'s events first nest deeper than MAX_DEPTH; None within it, or _UNREADABLE."""
+    loader = parser(text)
     depth = 0
     try:
         while (event := loader.get_event()) is not None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    line, column = _mark(event)
-                    raise _Stop(Problem(path, line, column, _too_deep()))
+                    return _mark(event)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.MarkedYAMLError as error:
-        raise _Stop(_syntax_problem(path, error)) from None
     except yaml.YAMLError:
-        return  # the composer reports it with the same handling as any other file
+        return _UNREADABLE
     finally:
         loader.dispose()
+    return None
+
+
+def _nesting_bound(text: str) -> int:
+    """A cheap upper bound of how deep `text` nests, so that ordinary files skip the exact count.
+
+    Every level of a chain of nested collections costs the file a character of its own: a flow
+    collection its '[' or '{'; a block sequence its '-'; a block mapping either a '?', or a line
+    indented deeper than its parent's (so no more such levels than the deepest indentation, plus
+    one), or, when it starts on its parent's '- ' or '? ' line, that indicator a second time.
+    Overcounting (a '-' in a date or in a comment) only costs the exact count.
+    """
+    indicators = text.count("[") + text.count("{") + 2 * (text.count("-") + text.count("?"))
+    indentation = max((len(line) - len(line.lstrip(" \t")) for line in text.splitlines()), default=0)
+    return indicators + indentation + 1
 
 
 def _syntax_problem(path: str, error: yaml.MarkedYAMLError) -> Problem:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
+from typing import Any
 
 import pytest
 import yaml
@@ -211,24 +213,108 @@ def test_many_aliases_to_scalars_still_count_as_values() -> None:
     ]
 
 
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; flatten the file"
+
+
+def _block_mappings(depth: int) -> str:
+    """`depth` mappings nested by indentation alone: no '-', '[', '{' or '?' anywhere."""
+    return "".join(" " * level + f"k{level}:\n" for level in range(depth)) + " " * depth + "v: 1\n"
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "where"),
     [
-        "a: " + "[" * 100_000 + "]" * 100_000,  # would crash libyaml's recursive composer
-        "a:\n" + "- " * 100_000 + "x\n",
-        "a: " + "{b: " * 30_000 + "x" + "}" * 30_000,
+        # One long line of '[': libyaml 0.2.6 refuses it itself at 1,000 levels, reading ahead of its
+        # events; older libyaml crashed the process composing it. Either way the answer is ours,
+        # at the 65th level (the top-level mapping is the first).
+        ("a: " + "[" * 100_000 + "]" * 100_000, "1:67"),
+        ("a: " + "[" * 1_500 + "]" * 1_500, "1:67"),
+        ("a:\n" + "- " * 100_000 + "x\n", "2:127"),
+        ("a: " + "{b: " * 30_000 + "x" + "}" * 30_000, "1:256"),
+        # Mixed: block mappings, then block lists, then flow collections.
+        (_block_mappings(30).replace("v: 1", "v:\n" + " " * 30 + "- " * 20 + "[" * 100 + "]" * 100), "32:84"),
+        # Only indentation: the file costs ~d² bytes, so this fits the size limit, and deeper is too big.
+        (_block_mappings(400), "65:65"),
     ],
 )
-def test_deep_nesting_is_refused_without_crashing(raw: str) -> None:
-    found = problems(raw)
-    assert len(found) == 1
-    assert found[0].endswith(f"nested more than {MAX_DEPTH} levels deep; flatten the file")
+def test_deep_nesting_is_refused_at_the_level_too_deep_in_our_words(raw: str, where: str) -> None:
+    tracemalloc.start()
+    try:
+        found = problems(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found == [f"{FILE}:{where}: mappings and lists are {TOO_DEEP}"]
+    assert peak < 5 * 1024 * 1024
 
 
-def test_nesting_just_within_the_limit_is_fine() -> None:
-    raw = "a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
-    assert problems(raw) == []
-    assert problems("a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH)[0].endswith("flatten the file")
+@pytest.mark.parametrize(
+    "nest",
+    [
+        lambda depth: "a: " + "[" * depth + "]" * depth,
+        lambda depth: "a:\n" + "- " * depth + "x\n",
+        lambda depth: "a: " + "{b: " * depth + "x" + "}" * depth,
+        lambda depth: _block_mappings(depth),
+    ],
+    ids=["flow lists", "block lists", "flow mappings", "block mappings"],
+)
+def test_nesting_up_to_the_limit_is_fine_and_one_more_is_refused(nest: Callable[[int], str]) -> None:
+    # The top-level mapping is the first level.
+    assert problems(nest(MAX_DEPTH - 1)) == []
+    [refused] = problems(nest(MAX_DEPTH))
+    assert refused.endswith(TOO_DEEP)
+
+
+class _LibyamlWithALimit(yaml.SafeLoader):
+    """A parser that, like libyaml 0.2.6, gives up on deep nesting before handing out the events."""
+
+    limit = 70
+
+    def get_event(self) -> Any:
+        if "[" * self.limit in self.buffer:
+            raise yaml.MarkedYAMLError(problem="exceeded maximum nesting depth", problem_mark=self.get_mark())
+        return super().get_event()
+
+
+def test_our_limit_is_said_even_where_the_parser_refuses_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Holds on every PyYAML of our range, whichever libyaml it bundles: the guard does not depend on
+    # the parser handing out the deep events, nor on its wording.
+    monkeypatch.setattr(loading, "_EventParser", _LibyamlWithALimit)
+    monkeypatch.setattr(loading, "_Loader", _LibyamlWithALimit)
+    raw = "a: " + "[" * 200 + "]" * 200
+    assert problems(raw) == [f"{FILE}:1:67: mappings and lists are {TOO_DEEP}"]
+
+
+def test_a_syntax_error_in_a_file_that_needs_the_exact_count_is_still_located() -> None:
+    raw = "a:\n" + "".join(f"  - {i}-{i}\n" for i in range(40)) + "b: [1, 2\n"
+    assert loading._nesting_bound(raw) > MAX_DEPTH
+    [error] = problems(raw)
+    assert error.startswith(f"{FILE}:43:1: invalid YAML: ")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.recursive(
+        st.integers(0, 9) | st.text("ab -?[{", max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text("ab", min_size=1, max_size=2), inner, max_size=3)
+        ),
+        max_leaves=40,
+    ),
+    st.sampled_from([None, True, False]),
+)
+def test_the_cheap_nesting_bound_is_never_below_the_real_depth(value: object, flow: bool | None) -> None:
+    text = yaml.safe_dump({"top": value}, default_flow_style=flow, width=30)
+    loader = yaml.SafeLoader(text)
+    depth = deepest = 0
+    while (event := loader.get_event()) is not None:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    assert loading._nesting_bound(text) >= deepest
 
 
 def test_python_tags_never_run_code(tmp_path) -> None:
