@@ -281,10 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse already printed the usage message
         return exit.code if isinstance(exit.code, int) else EXIT_ERROR
+    expected: tuple[type[Exception], ...] = (UsageError, GitError, *_configuration_errors())
     try:
         result: int = args.run(args)
         return result
-    except (UsageError, GitError, *_configuration_errors()) as error:
+    except expected as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
     except OSError as error:
         print(

@@ -26,7 +26,7 @@ def configure_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]  # gunicorn ships no types
 
     from bot.server import create_server_app
     from bot.settings import Settings

@@ -172,7 +172,8 @@ def _rejected_finish(box: Sandbox, report: Report) -> None:
     edits = _edit(box, FINISHED_TEST, "status: running", "status: finished\nwinner: three_steps")
     number = box.driver.open_pr(box.repo, CREATOR, "finish-onboarding", edits, title="Finish onboarding test")
     box.drain()
-    report.say(f"check run: {box.check(number).title if box.check(number) else None}")
+    check = box.check(number)
+    report.say(f"check run: {check.title if check else None}")
     box.driver.review(
         box.repo, number, MOBILE_APPROVER, "REQUEST_CHANGES", "Not enough data yet: wait a week."
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.core.notifications import Claim, InMemoryClaims
 
-Release = Callable[[str], None]
+Release = Callable[[str], object]  # what it answers is not used
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,13 @@ def notifier(settings: Settings, store: Store) -> Notifier | None:
     Claims live in the store, so a redelivered event sends nothing twice across processes; a send that
     finally failed releases its claim, so a later event may try again.
     """
-    once = {"claim": store.claim_notification, "release": store.release_notification}
+    claim, release = store.claim_notification, store.release_notification
     channels: list[Notifier] = []
     if settings.smtp_url:
-        channels.append(SmtpMailer.from_url(settings.smtp_url, settings.smtp_from, **once))
+        mailer = SmtpMailer.from_url(settings.smtp_url, settings.smtp_from, claim=claim, release=release)
+        channels.append(mailer)
     if settings.slack_webhook_url:
-        channels.append(SlackNotifier(settings.slack_webhook_url, **once))
+        channels.append(SlackNotifier(settings.slack_webhook_url, claim=claim, release=release))
     if not channels:
         return None
     return channels[0] if len(channels) == 1 else FanOut(*channels)

@@ -366,7 +366,8 @@ class Store:
         now = self._clock()
         with self._write() as conn:
             row = _audit_row(entry, now)
-            new_id = conn.execute(t.audit_log.insert().values(**row).returning(t.audit_log.c.id)).scalar_one()
+            inserted = conn.execute(t.audit_log.insert().values(**row).returning(t.audit_log.c.id))
+            new_id: int = inserted.scalar_one()
         return _audit_entry({**row, "id": new_id})
 
     def audit_log(
