@@ -28,6 +28,7 @@ from bot.adapters.store import Store
 from bot.core.live import LiveRecord
 from bot.core.model import ResourceKey
 from bot.core.notifications import Notifier
+from bot.core.repo_config import CONFIG_PATH, parse_repo_config
 from bot.emulator import GitHubEmulator
 from bot.emulator.state import CheckRun, IssueComment, PullRequest, Repo
 from bot.engine.reconcile import reconcile
@@ -40,6 +41,13 @@ BOT_LOGIN = "approvalbot[bot]"
 APP_ID = 1
 INSTALLATION = 1
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # the emulator and the server share it, as GitHub and an App do
+
+
+def people_of(files: Mapping[str, bytes | str]) -> frozenset[str]:
+    """The logins a config repository's `.approvalbot.yml` names (empty when it has none or is broken)."""
+    raw = files.get(CONFIG_PATH)
+    config, _ = parse_repo_config(raw.encode() if isinstance(raw, str) else raw)
+    return config.people if config else frozenset()
 
 
 def sample_files(root: Path | None = None) -> dict[str, bytes]:
@@ -90,6 +98,8 @@ class Sandbox:
             org, name = slug.split("/")
             self.driver.add_team(org, name, members)
         self.driver.create_repo(self.repo, self._files)
+        # The people the rules name belong to the organization (GitHub only asks readers to review).
+        self.driver.add_members(owner, *sorted(people_of(self._files)))
         self.driver.install_app(APP_ID, INSTALLATION, owner)
         self.emulator.register_token("sandbox-token", BOT_LOGIN, APP_ID, INSTALLATION)
         self.store = Store.from_url(self._database_url)

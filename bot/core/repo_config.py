@@ -109,6 +109,17 @@ class RepoConfig:
         user = self.users.get(login)
         return user.email if user else None
 
+    @property
+    def people(self) -> frozenset[str]:
+        """Every login the file names (roles, custom roles, users), teams (`@org/team`) left out."""
+        named: set[str] = set(self.users)
+        for account in self.accounts:
+            for members in account.roles.values():
+                named.update(members)
+            for custom in account.custom_roles:
+                named.update(custom.members)
+        return frozenset(login for login in named if not login.startswith("@"))
+
 
 def _glob_match(path: str, pattern: str) -> bool:
     """Glob with `**` spanning directories and `*` staying inside one, like .gitignore users expect."""

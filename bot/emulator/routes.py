@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import history, merging, render
+from bot.emulator import history, merging, render, reviews
 from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
 
 if TYPE_CHECKING:
@@ -187,8 +187,9 @@ def request_reviewers(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     repo, pr = _pull(emu, req)
     _actor(req)
     body = req.body or {}
-    if pr.author in body.get("reviewers", []):
-        raise ApiError(422, "Review cannot be requested from pull request author.")
+    refused = reviews.refusal(emu.world, repo, pr, body.get("reviewers", []), body.get("team_reviewers", []))
+    if refused is not None:
+        raise ApiError(422, refused)
     for name in body.get("reviewers", []):
         if name not in pr.requested_reviewers:
             pr.requested_reviewers.append(name)

@@ -92,13 +92,33 @@ class Driver:
         return login
 
     def add_team(self, org: str, slug: str, members: list[str]) -> None:
+        """Create (or reset) the team `@org/slug`; its members become members of `org`, as on GitHub."""
         with self.world.lock:
             found = self.world.teams.get((org, slug))
             if found is None:
                 found = self.world.teams[(org, slug)] = Team(org, slug, self.world.new_id())
             found.members = list(members)
-            for member in members:
-                self.world.user(member)
+            self.add_members(org, *members)
+
+    def add_members(self, org: str, *logins: str) -> None:
+        """Make `logins` members of the organization `org` (they read its repositories: base permission)."""
+        with self.world.lock:
+            if org not in self.world.users:
+                self.world.user(org, "Organization")
+            for login in logins:
+                self.world.user(login)
+                self.world.members.setdefault(org, set()).add(login)
+
+    def add_collaborator(self, full_name: str, login: str, role: str = "write") -> None:
+        """Give `login` access to one repository (an outside collaborator, for an organization's)."""
+        with self.world.lock:
+            self.world.user(login)
+            self.world.repo(full_name).collaborators[login] = role
+
+    def grant_team(self, full_name: str, org: str, slug: str) -> None:
+        """Give the team `@org/slug` access to a repository (needed to request it as a reviewer)."""
+        with self.world.lock:
+            self.world.repo(full_name).team_access.add((org, slug))
 
     def install_app(
         self,

@@ -168,6 +168,8 @@ class Repo:
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)
     next_number: int = 1
+    collaborators: dict[str, str] = field(default_factory=dict)  # login → role ("read", "write", …)
+    team_access: set[tuple[str, str]] = field(default_factory=set)  # (org, slug) of teams given access
 
     @property
     def full_name(self) -> str:
@@ -182,6 +184,7 @@ class World:
         self.clock = clock or (lambda: datetime.now(UTC).replace(microsecond=0))
         self.users: dict[str, User] = {}
         self.teams: dict[tuple[str, str], Team] = {}
+        self.members: dict[str, set[str]] = {}  # organization → its members' logins
         self.repos: dict[str, Repo] = {}
         self.apps: dict[int, App] = {}
         self.installations: dict[int, Installation] = {}

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
-from bot.adapters.github.writer import PullRequestWriter
+from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter, ReviewRequests
 from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.live import AuditEntry, AuditKind, Lock
@@ -80,8 +82,11 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     facts = _with_queue(services, ref, _with_head(services, ref, snapshot.facts, pusher, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)
-    _publish(writer, snapshot, plan, decision, config, rules.note)
-    _act(services, writer, ref, snapshot, plan, decision, config)
+    failed = _publish(writer, snapshot, plan, decision, config, rules.note)
+    failed += _act(services, writer, ref, snapshot, plan, decision, config)
+    if failed:
+        # The audit and the notifications are done (each once); the job fails so that it is retried.
+        raise GitHubWriteError("; ".join(str(error) for error in failed))
     return Evaluation(ref, pull.head_sha, plan, decision, config)
 
 
@@ -211,23 +216,41 @@ def _publish(
     decision: Decision,
     config: RepoConfig | None,
     rules_note: str | None = None,
-) -> None:
+) -> list[GitHubWriteError]:
+    """Show the verdict on the PR. Each write is tried even when another failed, and none stops the
+    audit or the notifications: the failures are returned for the caller to raise once those are done."""
     pull = snapshot.pull
-    output = check_output(plan, decision)
-    if snapshot.note:
-        # Not a failure: a conflicted PR is still judged (GitHub itself blocks its merge), but the
-        # reviewer should know the diff is the PR's own files, not GitHub's test merge.
-        output = replace(output, summary=f"{output.summary}\n\n> **Note:** {snapshot.note}")
+    failed: list[GitHubWriteError] = []
+
+    def attempt(write: Callable[[], object]) -> object:
+        try:
+            return write()
+        except GitHubWriteError as error:
+            log.warning("%s", error)
+            failed.append(error)
+            return None
+
+    notes = [f"> **Note:** {snapshot.note}"] if snapshot.note else []
     if rules_note:
-        output = replace(output, summary=f"{output.summary}\n\n> **Rules:** {rules_note}")
-    writer.publish_check(pull.head_sha, output, snapshot.check_runs)
-    writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
-    writer.set_labels(pull.number, decision.labels, pull.labels)
+        notes.append(f"> **Rules:** {rules_note}")
+    # Review requests go first, so that the check can say whom GitHub would not let us ask.
     if decision.request:
-        writer.request_reviewers(pull, decision.request)
+        asked = attempt(lambda: writer.request_reviewers(pull, decision.request))
+        note = asked.note() if isinstance(asked, ReviewRequests) else None
+        if note:
+            notes.append(f"> **Reviewers:** {note}")
     elif pull.draft and pull.requested_reviewers:
         # Converting to draft withdraws the request (SPEC §1): the approvers are no longer asked.
-        writer.withdraw_review_requests(pull)
+        attempt(lambda: writer.withdraw_review_requests(pull))
+    output = check_output(plan, decision)
+    if notes:
+        # A conflicted PR is still judged (GitHub itself blocks its merge), but the reviewer should know
+        # the diff is the PR's own files, not GitHub's test merge; the other notes are as plain.
+        output = replace(output, summary="\n\n".join([output.summary, *notes]))
+    attempt(lambda: writer.publish_check(pull.head_sha, output, snapshot.check_runs))
+    attempt(lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments))
+    attempt(lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
+    return failed
 
 
 # --- what the verdict sets off -----------------------------------------------------------------------------
@@ -241,34 +264,44 @@ def _act(
     plan: Plan,
     decision: Decision,
     config: RepoConfig | None,
-) -> None:
+) -> list[GitHubWriteError]:
+    """Act on the verdict; a refused write (a comment, the close, the merge) is returned, not raised,
+    so that the audit and the notifications happen whatever GitHub answered."""
     pull = snapshot.pull
     once = _Once(services, f"{ref}@{pull.head_sha}")
+    failed: list[GitHubWriteError] = []
+
+    def attempt(write: Callable[[], object]) -> None:
+        try:
+            write()
+        except GitHubWriteError as error:
+            log.warning("%s", error)
+            failed.append(error)
+
     for reply in decision.replies:
         if once.claim(f"reply:{reply.comment_id}:{reply.user}:{reply.text}"):
-            writer.comment(pull.number, f"@{reply.user} {reply.text}")
+            attempt(partial(writer.comment, pull.number, f"@{reply.user} {reply.text}"))
     if config is None or pull.draft:
-        return
+        return failed
     if decision.state is DecisionState.REJECTED:
         feedback = "\n".join(f"> **{f.user}**: {f.text}" for f in decision.feedback) or "> (no feedback)"
         if once.claim("rejected"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.REJECTION, decision)
             keep = config.approvals.on_reject is OnReject.KEEP_OPEN
             after = "It stays open (`on_reject: keep_open`)." if keep else "The pull request is closed."
-            writer.comment(
-                pull.number,
-                f"**Rejected.** Nothing changes in the live state.\n\n{feedback}\n\n{after}",
-            )
+            text = f"**Rejected.** Nothing changes in the live state.\n\n{feedback}\n\n{after}"
+            attempt(lambda: writer.comment(pull.number, text))
         if config.approvals.on_reject is OnReject.CLOSE:
-            writer.close(pull)
+            attempt(lambda: writer.close(pull))
     elif decision.state is DecisionState.APPROVED:
         if once.claim("approved"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
         if config.approvals.merge_on_approval:
-            writer.merge(pull, pull.head_sha)
+            attempt(lambda: writer.merge(pull, pull.head_sha))
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
     _notify(services, ref, snapshot, plan, decision, config)
+    return failed
 
 
 def _notify(

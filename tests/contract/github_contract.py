@@ -80,6 +80,12 @@ def response_errors(route: str, status: int, body: Any) -> list[str]:
             schema = {"$ref": f"{OPENAPI_URI}#/components/schemas/basic-error"}
         else:
             return [str(missing)]
+    if schema is None and status >= 400 and body not in (None, ""):
+        # The description leaves some errors without content (e.g. the 422 of requesting reviewers), but
+        # GitHub answers them with a basic error all the same: the 422 "Reviews may only be requested from
+        # collaborators…" is quoted verbatim, with its documentation_url, in
+        # github.com/Dolibarr/dolibarr/pull/32024 and peter-evans/create-pull-request#4138.
+        schema = {"$ref": f"{OPENAPI_URI}#/components/schemas/basic-error"}
     if schema is None:
         return [] if body in (None, "") else [f"{route} {status}: body sent where GitHub sends none"]
     wrapped = _rebase(schema)

@@ -57,7 +57,7 @@ from bot.emulator.keys import app_key_pair
 from bot.emulator.scenario import FileEdits, Person
 from bot.emulator.state import CheckRun, Label, PullRequest
 from bot.engine.services import AppAccess, Services, TokenAccess
-from bot.sandbox import sample_files
+from bot.sandbox import people_of, sample_files
 from bot.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "experiments.example"
@@ -110,8 +110,11 @@ class BotWorld:
         from bot.server import create_server_app  # imports the engine; kept out of collection time
 
         driver = emulator.driver
-        driver.create_repo(REPO, dict(files) if files is not None else sample_files())
+        content = dict(files) if files is not None else sample_files()
+        driver.create_repo(REPO, content)
         driver.add_team(ORG, "growth-leads", TEAM_MEMBERS)
+        # Everyone the rules name is in the organization, so GitHub lets them be asked to review.
+        driver.add_members(ORG, *sorted(people_of(content)))
         private, public = app_key_pair()
         driver.install_app(APP_ID, INSTALLATION, ORG, public_key_pem=public)
         _create_labels(emulator)

@@ -287,6 +287,7 @@ def test_truncated_tree_listing_fails_the_tree_read(emulator, source):  # type: 
 def test_withdraw_review_requests_removes_users_and_teams(emulator, source, writer):  # type: ignore[no-untyped-def]
     _create(emulator, 1)
     emulator.driver.add_team("acme", "approvers", ["carol", "dave"])
+    emulator.driver.grant_team(REPO, "acme", "approvers")
     number = emulator.driver.open_pr(REPO, "alice", "b", {"README.md": "y\n"})
     pull = source.read(number).pull
     writer.request_reviewers(pull, ["carol", "dave"], ["approvers"])
@@ -307,6 +308,7 @@ def test_withdraw_review_requests_removes_users_and_teams(emulator, source, writ
 def test_withdrawing_only_teams_still_sends_reviewers(emulator, source, writer):  # type: ignore[no-untyped-def]
     _create(emulator, 1)
     emulator.driver.add_team("acme", "approvers", ["carol"])
+    emulator.driver.grant_team(REPO, "acme", "approvers")
     number = emulator.driver.open_pr(REPO, "alice", "b", {"README.md": "y\n"})
     writer.request_reviewers(source.read(number).pull, [], ["approvers"])
     assert writer.withdraw_review_requests(source.read(number).pull) is True

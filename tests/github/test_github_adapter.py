@@ -41,6 +41,7 @@ def _setup(emulator, files: int = 3) -> int:  # type: ignore[no-untyped-def]
     base["README.md"] = "config repo\n"
     d.create_repo(REPO, base)
     d.add_team("acme", "approvers", ["carol", "dave"])
+    d.grant_team(REPO, "acme", "approvers")
     d.install_app(APP_ID, INSTALLATION, "acme")
     edits = {f"experiments/exp{i}.yaml": _yaml(i, "running") for i in range(files)}
     return d.open_pr(REPO, "alice", "start-all", edits, title="Start experiments")
@@ -356,10 +357,11 @@ def test_review_requests_close_merge_and_draft(emulator, bot_client):  # type: i
     writer = PullRequestWriter(bot_client, REPO)
     source = PullRequestSource(bot_client, REPO)
     pull = source.read(number).pull
-    assert writer.request_reviewers(pull, ["carol", "alice"], ["approvers"]) is True
+    asked = writer.request_reviewers(pull, ["carol", "alice"], ["approvers"])
+    assert (asked.asked, asked.refused) == (("carol", "approvers"), ())  # alice wrote the PR: skipped
     pull = source.read(number).pull
     assert (pull.requested_reviewers, pull.requested_teams) == (("carol",), ("approvers",))
-    assert writer.request_reviewers(pull, ["carol"], ["approvers"]) is False
+    assert writer.request_reviewers(pull, ["carol"], ["approvers"]).changed is False
 
     assert writer.convert_to_draft(pull) is True
     assert emulator.world.repo(REPO).pulls[number].draft is True

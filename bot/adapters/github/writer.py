@@ -31,8 +31,36 @@ MAX_ANNOTATIONS_PER_CALL = 50  # GitHub's limit per create/update request
 MAX_OUTPUT_CHARS = 65_535  # GitHub's limit for a check run's summary and text
 
 
+# GitHub lets a pull request have at most this many requested reviewers and teams (see the emulator's
+# reviews module for the sources); past it a request is refused whole.
+MAX_REQUESTED_REVIEWERS = 15
+OVER_LIMIT = f"GitHub allows at most {MAX_REQUESTED_REVIEWERS} requested reviewers on a pull request"
+
+
 class GitHubWriteError(Exception):
     """A write GitHub refused (after retries), with what was being written."""
+
+
+@dataclass(frozen=True)
+class ReviewRequests:
+    """What one round of review requests did: who was asked, and who could not be, with why."""
+
+    asked: tuple[str, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()  # (login or team slug, why)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.asked)
+
+    def note(self) -> str | None:
+        """A line for the check's summary when someone could not be asked; None when everyone was."""
+        if not self.refused:
+            return None
+        names = "; ".join(f"@{name} ({why})" for name, why in self.refused)
+        return (
+            f"could not ask {names} to review. Give them read access to the repository (or fix the "
+            "login in `.approvalbot.yml`) so that they can be asked and can approve."
+        )
 
 
 class Conclusion(StrEnum):
@@ -239,19 +267,46 @@ class PullRequestWriter:
         except _API_ERRORS as error:
             raise self._fail(f"setting labels on #{number}", error) from error
 
-    def request_reviewers(self, pull: PullState, users: Iterable[str], teams: Iterable[str] = ()) -> bool:
-        """Ask `users` and `teams` (slugs) to review, skipping those already asked and the author."""
-        new_users = sorted(set(users) - set(pull.requested_reviewers) - {pull.author})
+    def request_reviewers(
+        self, pull: PullState, users: Iterable[str], teams: Iterable[str] = ()
+    ) -> ReviewRequests:
+        """Ask `users` and `teams` (slugs) to review, skipping those already asked and the author.
+
+        GitHub refuses a whole request when one person in it cannot read the repository (422), and past
+        its limit of requested reviewers; then each is asked alone, so everyone who can be asked is, and
+        the answer says who could not be and why. Other refusals raise GitHubWriteError."""
+        already = set(pull.requested_reviewers)
+        new_users = sorted(set(users) - already - {pull.author})
         new_teams = sorted(set(teams) - set(pull.requested_teams))
+        room = max(0, MAX_REQUESTED_REVIEWERS - len(already) - len(pull.requested_teams))
+        over = [(name, OVER_LIMIT) for name in (new_users + new_teams)[room:]]
+        new_users, new_teams = new_users[:room], new_teams[: max(0, room - len(new_users))]
         if not new_users and not new_teams:
-            return False
+            return ReviewRequests(refused=tuple(over))
         try:
-            self._repo.get_pull(pull.number).create_review_request(
-                reviewers=new_users, team_reviewers=new_teams
-            )
-            return True
+            self._ask(pull.number, new_users, new_teams)
+            return ReviewRequests(tuple(new_users + new_teams), tuple(over))
+        except GithubException as error:
+            if error.status != 422:
+                raise self._fail(f"requesting reviews on #{pull.number}", error) from error
         except _API_ERRORS as error:
             raise self._fail(f"requesting reviews on #{pull.number}", error) from error
+        asked: list[str] = []
+        refused = list(over)
+        for name, as_team in [(u, False) for u in new_users] + [(t, True) for t in new_teams]:
+            try:
+                self._ask(pull.number, [] if as_team else [name], [name] if as_team else [])
+                asked.append(name)
+            except GithubException as error:
+                if error.status != 422:
+                    raise self._fail(f"requesting a review of {name} on #{pull.number}", error) from error
+                refused.append((name, f"GitHub refused: {_describe(error)}"))
+            except _API_ERRORS as error:
+                raise self._fail(f"requesting a review of {name} on #{pull.number}", error) from error
+        return ReviewRequests(tuple(asked), tuple(refused))
+
+    def _ask(self, number: int, users: list[str], teams: list[str]) -> None:
+        self._repo.get_pull(number).create_review_request(reviewers=users, team_reviewers=teams)
 
     def withdraw_review_requests(self, pull: PullState) -> bool:
         """Withdraw every pending review request (users and teams) `pull` shows; False when none."""
