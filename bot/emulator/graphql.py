@@ -589,6 +589,15 @@ class QueryRoot(Node):
         return RepositoryNode(self.ctx, repo)
 
     def f_organization(self, login: str) -> Node:
+        # A login that is no organization (unknown, or a user's) is NOT_FOUND, not an empty org: GitHub
+        # answers `"data": {"organization": null}` with the error "Could not resolve to an Organization
+        # with the login of '…'." (type NOT_FOUND, path ["organization"]), as the GitHub CLI's recorded
+        # answers show (cli/cli, pkg/cmd/project tests).
+        found = self.ctx.world.users.get(login)
+        if found is None or found.type != "Organization":
+            raise GraphQLError(
+                f"Could not resolve to an Organization with the login of '{login}'.", "NOT_FOUND"
+            )
         return OrganizationNode(self.ctx, login)
 
 
@@ -628,11 +637,17 @@ class MutationRoot(Node):
         return self._set_draft(input, False)
 
 
-def _execute(value: Any, selections: Sequence[Selection | Fragment], variables: Mapping[str, Any]) -> Any:
+def _execute(
+    value: Any,
+    selections: Sequence[Selection | Fragment],
+    variables: Mapping[str, Any],
+    errors: list[dict[str, Any]],
+    path: tuple[str | int, ...] = (),
+) -> Any:
     if value is None:
         return None
     if isinstance(value, list):
-        return [_execute(item, selections, variables) for item in value]
+        return [_execute(item, selections, variables, errors, (*path, i)) for i, item in enumerate(value)]
     if not isinstance(value, Node):
         return value
     if not selections:
@@ -641,13 +656,25 @@ def _execute(value: Any, selections: Sequence[Selection | Fragment], variables: 
     for selection in selections:
         if isinstance(selection, Fragment):
             if selection.type_condition == value.typename:
-                out.update(_execute(value, selection.children, variables))
+                out.update(_execute(value, selection.children, variables, errors, path))
             continue
         args = _substitute(selection.arguments, variables)
-        resolved = value.resolve(selection.name, args)
-        if callable(resolved) and not isinstance(resolved, Node):
-            resolved = resolved(**args)
-        out[selection.alias] = _execute(resolved, selection.children, variables)
+        where = (*path, selection.alias)
+        try:
+            resolved = value.resolve(selection.name, args)
+            if callable(resolved) and not isinstance(resolved, Node):
+                resolved = resolved(**args)
+        except GraphQLError as error:
+            if error.kind is None:
+                raise  # a malformed query fails whole, as GitHub's validation does
+            # An object that cannot be resolved (NOT_FOUND, FORBIDDEN) nulls its nullable field and is
+            # reported with its path, while the rest of the query is answered: GitHub's "partial
+            # results" (docs.github.com/en/graphql/guides/using-the-explorer, and the GraphQL spec's
+            # "Handling Field Errors"); repository, organization and pullRequest are nullable fields.
+            errors.append({"type": error.kind, "path": list(where), "message": str(error)})
+            out[selection.alias] = None
+            continue
+        out[selection.alias] = _execute(resolved, selection.children, variables, errors, where)
     return out
 
 
@@ -666,8 +693,10 @@ def execute(ctx: Context, query: str, variables: Mapping[str, Any] | None = None
             raise GraphQLError("Exactly one operation per request is supported")
         op = operations[0]
         root: Node = MutationRoot(ctx) if op.kind == "mutation" else QueryRoot(ctx)
+        errors: list[dict[str, Any]] = []
         with ctx.world.lock:
-            return {"data": _execute(root, op.selections, variables or {})}
+            data = _execute(root, op.selections, variables or {}, errors)
+        return {"data": data, "errors": errors} if errors else {"data": data}
     except GraphQLError as error:
         problem: dict[str, Any] = {"message": str(error)}
         if error.kind:

@@ -233,6 +233,7 @@ def _publish(
     notes = [f"> **Note:** {snapshot.note}"] if snapshot.note else []
     if rules_note:
         notes.append(f"> **Rules:** {rules_note}")
+    notes += [f"> **Warning:** {warning}" for warning in snapshot.warnings]
     # Review requests go first, so that the check can say whom GitHub would not let us ask.
     if decision.request:
         asked = attempt(lambda: writer.request_reviewers(pull, decision.request))

@@ -191,6 +191,9 @@ class PullRequestSnapshot:
     # The newest `approvalbot` run of each app on the PR head, read with the facts (saves the writer
     # its own lookup); None when GitHub did not list them in full, so the writer must look itself.
     check_runs: tuple[CheckRunRecord, ...] | None = None
+    # What the reader of the check should fix but that does not stop the judgement (a team that
+    # resolves to nobody).
+    warnings: tuple[str, ...] = ()
 
     @property
     def incomplete(self) -> str | None:
@@ -342,13 +345,24 @@ class PullRequestSource:
             ) from error
         return data
 
-    def _graphql(self, query: str, variables: Mapping[str, Any]) -> Any:
+    def _graphql(
+        self, query: str, variables: Mapping[str, Any], *, may_miss: AbstractSet[str] = frozenset()
+    ) -> Any:
+        """The query's `data`. An error fails the read, except NOT_FOUND under a top-level alias in
+        `may_miss`: that field is null (GitHub answers the rest of the query) and the caller decides."""
+        url = self._gh.requester.graphql_url
         try:
-            _, data = self._gh.requester.graphql_query(query, dict(variables))
+            _, data = self._gh.requester.requestJsonAndCheck(
+                "POST", url, input={"query": query, "variables": dict(variables)}
+            )
         except _API_ERRORS as error:
             raise GitHubReadError(
                 f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
             ) from error
+        errors = [e for e in data.get("errors") or () if not _missing_under(e, may_miss)]
+        if errors or data.get("data") is None:
+            said = "; ".join(str(e.get("message", e)) for e in errors) or "no data"
+            raise GitHubReadError(f"GitHub GraphQL query on {self.full_name} failed: {said}")
         return data["data"]
 
     def _tree(self, sha: str, problems: list[str]) -> dict[str, _Entry]:
@@ -369,6 +383,7 @@ class PullRequestSource:
         problems: list[str],
         *,
         speculative: AbstractSet[str] = frozenset(),
+        warnings: list[str] | None = None,
     ) -> tuple[dict[str, bytes], dict[str, tuple[str, ...]]]:
         """`shas` must all be served (else a problem); `speculative` ones are loaded when they can be,
         silently: a later read of a file that was not loaded fetches it again, and fails there."""
@@ -377,10 +392,13 @@ class PullRequestSource:
             return {}, {}
         query = f"query {{ repository(owner: {_q(self.owner)}, name: {_q(self.name)}) {{ "
         query += (_blob_fields(order) or "__typename") + " }" + _team_fields(teams)
-        data = self._graphql(query + " }", {})
+        # A team of an organization that does not exist (or of a user) is NOT_FOUND: it resolves to
+        # nobody, as an unknown team does, and must not make the PR unreadable (or no PR could fix it).
+        aliases = {f"t{i}" for i in range(len(teams))}
+        data = self._graphql(query + " }", {}, may_miss=aliases)
         blobs = _blobs(data.get("repository"), sorted(shas), problems)
         blobs |= _blobs(data.get("repository"), sorted(speculative - shas), [])
-        return blobs, _members(data, teams, problems)
+        return blobs, _members(data, teams, problems, warnings if warnings is not None else [])
 
     def read(self, number: int, *, pusher: str | None = None, merged: bool = False) -> PullRequestSnapshot:
         """Read PR `number` (see the module docstring for the calls). `pusher` comes from the webhook
@@ -464,7 +482,8 @@ class PullRequestSource:
         needed = _changed_blobs(base_entries, head_entries) - set(blobs)
         # Every blob the first query did not serve is asked again, strictly: that is what reports it.
         guess = _referenced_blobs(changes, head_entries, base_entries, blobs, config) - set(blobs)
-        more, members = self._fetch(needed, teams, problems, speculative=guess - needed)
+        warnings: list[str] = []
+        more, members = self._fetch(needed, teams, problems, speculative=guess - needed, warnings=warnings)
         blobs |= more
 
         base = GitHubTree(self, base_sha, base_entries)
@@ -476,7 +495,9 @@ class PullRequestSource:
         pull = _pull_state(pull_data, base_sha)
         facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
         check_runs = _check_runs(facts_data.get("head"))
-        return PullRequestSnapshot(pull, base, head, changes, facts, config, comments, view, check_runs)
+        return PullRequestSnapshot(
+            pull, base, head, changes, facts, config, comments, view, check_runs, tuple(warnings)
+        )
 
     def _listing(self, ref: str, problems: list[str]) -> tuple[str, dict[str, _Entry]]:
         """The tree of `ref` (a branch name or a sha): its own sha and its files."""
@@ -624,6 +645,11 @@ def _blobs(
     return blobs
 
 
+def _missing_under(error: Mapping[str, Any], aliases: AbstractSet[str]) -> bool:
+    path = error.get("path") or []
+    return error.get("type") == "NOT_FOUND" and bool(path) and path[0] in aliases
+
+
 def _team_fields(teams: Sequence[tuple[str, str]]) -> str:
     return "".join(
         f" t{i}: organization(login: {_q(org)}) {{ team(slug: {_q(slug)}) {{"
@@ -633,13 +659,17 @@ def _team_fields(teams: Sequence[tuple[str, str]]) -> str:
 
 
 def _members(
-    data: Mapping[str, Any], teams: Sequence[tuple[str, str]], problems: list[str]
+    data: Mapping[str, Any], teams: Sequence[tuple[str, str]], problems: list[str], warnings: list[str]
 ) -> dict[str, tuple[str, ...]]:
     members: dict[str, tuple[str, ...]] = {}
     for i, (org, slug) in enumerate(teams):
-        team = (data.get(f"t{i}") or {}).get("team")
+        found = data.get(f"t{i}")
+        team = (found or {}).get("team")
         if team is None:
-            continue  # unknown team: resolves to nobody (fail closed)
+            # Resolves to nobody (fail closed), said on the check so the typo gets fixed.
+            why = f"there is no organization {org!r}" if found is None else f"{org} has no team {slug!r}"
+            warnings.append(f"`@{org}/{slug}` resolves to nobody: {why} that this App can see")
+            continue
         if team["members"]["pageInfo"]["hasNextPage"]:
             problems.append(f"team @{org}/{slug} has more than {PAGE} members")
         members[f"{org}/{slug}"] = tuple(n["login"] for n in team["members"]["nodes"])
