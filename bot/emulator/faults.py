@@ -47,9 +47,21 @@ class Faults:
         self._arm(route, _Armed(times, status, {}, {"message": message}))
 
     def rate_limit(
-        self, route: str, *, times: int = 1, retry_after: int | None = None, reset_at: int | None = None
+        self,
+        route: str,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        reset_at: int | None = None,
+        status: int = 403,
     ) -> None:
-        """403 rate limiting: secondary (with Retry-After) or primary (remaining 0, X-RateLimit-Reset)."""
+        """Rate limiting: secondary (with Retry-After) or primary (remaining 0, X-RateLimit-Reset).
+
+        GitHub answers either 403 or 429 for both ("you will receive a 403 or 429 response", the page
+        "Rate limits for the REST API",
+        docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api); pass `status=429`."""
+        if status not in (403, 429):
+            raise ValueError(f"GitHub rate limits with 403 or 429, not {status}")
         headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Resource": "core"}
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
@@ -66,7 +78,7 @@ class Faults:
             "message": message,
             "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
         }
-        self._arm(route, _Armed(times, 403, headers, body))
+        self._arm(route, _Armed(times, status, headers, body))
 
     def truncate(self, key: str, keep: int, times: int = 1) -> None:
         """Cut the next `times` lists for `key` to `keep` items: a REST route (trees set `truncated`)

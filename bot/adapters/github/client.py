@@ -1,7 +1,9 @@
 """Building an authenticated PyGithub client: token auth (the Action) or GitHub App auth (the server).
 
 Retries: PyGithub's `GithubRetry` backs off on 5xx and on 403 rate limits, honouring `Retry-After`
-(secondary limits) and `X-RateLimit-Reset` (primary limits). Throttles: PyGithub spaces requests
+(secondary limits) and `X-RateLimit-Reset` (primary limits). Its defaults leave out PATCH (urllib3's
+idempotent set plus GET and POST) and 429, which GitHub also answers for rate limits; we retry every
+method we send, and 429 (urllib3 honours its `Retry-After`). Throttles: PyGithub spaces requests
 (0.25 s) and writes (1 s) by default, which GitHub's best practices ask for; tests set both to 0.
 """
 
@@ -13,6 +15,11 @@ from pathlib import Path
 from github import Auth, Consts, Github, GithubRetry
 
 DEFAULT_BASE_URL = Consts.DEFAULT_BASE_URL
+# Every method approvalbot sends. A write answered 5xx or 429 was most likely not done; where it was,
+# the repeat is harmless for the writes that matter (the check and the diff comment are found again by
+# fingerprint and marker, the merge is pinned to a sha and answers 405 once merged) and costs at worst a
+# second plain comment.
+RETRIED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,9 @@ class RetryPolicy:
             backoff_factor=self.backoff_factor,
             secondary_rate_wait=self.secondary_rate_wait,
             max_rate_limit_wait=self.max_rate_limit_wait,
+            # GithubRetry adds 403 (retried only when it is a rate limit) to this list.
+            status_forcelist=[429, *range(500, 600)],
+            allowed_methods=RETRIED_METHODS,
         )
 
 
