@@ -6,16 +6,23 @@ at the merge. Approved (or needing no approval) → every action goes live in on
 by the commit sha, so a redelivered event, a push and a `closed` event for the same merge, or a retry
 after a crash all apply it once. Anything else is drift: recorded, alerted, its check failed, and
 **not** applied.
+
+Merge methods: a merge commit or a squash is one commit. "Rebase and merge" writes one commit per PR
+commit, and the PR's `merge_commit_sha` is the last: the whole run is ONE submission, judged once on
+the change from the base before its first commit to its last, and applied (or recorded as drift) keyed
+by that last commit. The commits before it are part of it: never judged alone, so never drift of their
+own, and never applied without the PR's approval.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from bot.adapters.github.source import CommitSnapshot, MergedPull
+from bot.adapters.github.source import CommitSnapshot, GitHubReadError, MergedPull, PullRequestSource
 from bot.adapters.github.writer import CheckOutput, Conclusion
 from bot.core.decision import Decision, DecisionState, decide
 from bot.core.facts import PullRequestFacts
@@ -53,6 +60,8 @@ class Outcome(StrEnum):
     NOTHING_TO_APPLY = "nothing_to_apply"
     RESTORED = "restored"  # the commit brings the branch back to the live state (see drift.py)
     DRIFT = "drift"
+    # One of a rebase merge's commits before its last: judged with the last, as one submission.
+    PART_OF_MERGE = "part_of_merge"
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,22 @@ class CommitResult:
 
 
 def apply_commit(
-    services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
+    services: Services,
+    repo: str,
+    sha: str,
+    *,
+    installation: int | None = None,
+    pr: int | None = None,
+    later: Collection[str] = (),
 ) -> CommitResult:
-    """Judge one commit of the default branch and apply it or record it as drift."""
+    """Judge one commit of the default branch and apply it or record it as drift.
+
+    `later`: the commits of the same walk after this one (a push, a reconcile). A commit that a rebase
+    merge wrote before its last is left to that last commit when it is among them (see the module)."""
+    if later and sha not in later:
+        covering = _covering_merge(services, repo, sha, installation, later)
+        if covering is not None:
+            return CommitResult(sha, Outcome.PART_OF_MERGE, covering)
     if services.store.is_applied(sha):
         pending = services.store.pending_toggle(repo, sha)
         if pending is not None:
@@ -81,14 +103,18 @@ def apply_commit(
         # since (GitHub's timestamps have one-second resolution, so the merge-time cutoff cannot tell).
         return CommitResult(sha, Outcome.DRIFT, pr)
     source = services.source(repo, installation)
+    merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
+    number = merged.number if merged else None
     commit = source.read_commit(sha)
+    # A rebase merge is judged whole: from the base before its first commit to its last (this one).
+    since = _rebase_base(source, commit, merged)
+    if since is not None:
+        commit = source.read_commit(sha, since=since)
     now = services.clock()
     # The rules are the last approved ones: a drift commit before this one must not have changed them.
     rules = governing_rules(services, repo, commit.config_before)
     config, config_problems = parse_repo_config(rules.content)
     plan = make_plan(commit.base, commit.head, commit.changes, config or _NO_CONFIG, now)
-    merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
-    number = merged.number if merged else None
     if not plan.actions and not plan.config_changed:
         services.store.apply_merge(sha, number, [], [])
         return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
@@ -109,7 +135,18 @@ def apply_push(
     """Every first-parent commit from `before` (exclusive) to `after`, oldest first."""
     source = services.source(repo, installation)
     chain = source.first_parent_chain(after, stop=before, limit=MAX_WALK)
-    return [apply_commit(services, repo, sha, installation=installation) for sha in reversed(chain)]
+    return apply_walk(services, repo, list(reversed(chain)), installation=installation)
+
+
+def apply_walk(
+    services: Services, repo: str, oldest_first: list[str], *, installation: int | None = None
+) -> list[CommitResult]:
+    """Judge each of these first-parent commits in order; a rebase merge's earlier commits are left to
+    its last one when it is among them (the walk tells apply_commit what comes later)."""
+    return [
+        apply_commit(services, repo, sha, installation=installation, later=oldest_first[i + 1 :])
+        for i, sha in enumerate(oldest_first)
+    ]
 
 
 # --- the two outcomes ----------------------------------------------------------------------------------
@@ -281,6 +318,51 @@ def _drift(
 
 def _already_drift(services: Services, sha: str) -> bool:
     return any(record.commit_sha == sha for record in services.store.drift())
+
+
+def _covering_merge(
+    services: Services, repo: str, sha: str, installation: int | None, later: Collection[str]
+) -> int | None:
+    """The PR whose rebase merge wrote `sha` and, after it, a last commit among `later` (that PR's
+    `merge_commit_sha`, which GitHub lists the PR for too): `sha` is judged with that last commit."""
+    source = services.source(repo, installation)
+    for pull in source.merged_pulls_for_commit(sha):
+        if pull.merged and pull.merge_commit_sha not in (None, sha) and pull.merge_commit_sha in later:
+            return pull.number
+    return None
+
+
+def _rebase_base(source: PullRequestSource, commit: CommitSnapshot, merged: MergedPull | None) -> str | None:
+    """For the last commit of a rebase merge, the base branch as it was before the merge (the first
+    parent of the first commit the rebase wrote); None when the commit is one of its own (a merge
+    commit, a squash, a direct push), judged against its first parent.
+
+    The rebase's commits are the unbroken run of first parents before it that GitHub lists `merged`
+    for with this commit as its merge commit ("List pull requests associated with a commit" lists "the
+    merged pull request that introduced the commit"). Costs nothing more for a merge commit (two
+    parents), one call for a squash, and one per PR commit plus one for a rebase."""
+    if merged is None or merged.merge_commit_sha != commit.sha or len(commit.parents) != 1:
+        return None
+    parent = commit.parents[0]
+    if not _wrote(source, parent, merged):
+        return None
+    chain = source.first_parent_chain(parent, stop=None, limit=MAX_WALK)  # newest first, from parent
+    for earlier in chain[1:]:
+        if not _wrote(source, earlier, merged):
+            return earlier
+    raise GitHubReadError(
+        f"{source.full_name}: the rebase merge of #{merged.number} ending at {commit.sha[:12]} reaches "
+        f"back more than {MAX_WALK} commits or to the root commit; approvalbot cannot tell where it "
+        "began, so it applies nothing. Revert it on the default branch and merge it another way."
+    )
+
+
+def _wrote(source: PullRequestSource, sha: str, merged: MergedPull) -> bool:
+    """Whether GitHub lists `merged` for `sha` as the PR whose merge (ending at its merge commit) wrote it."""
+    return any(
+        p.number == merged.number and p.merged and p.merge_commit_sha == merged.merge_commit_sha
+        for p in source.merged_pulls_for_commit(sha)
+    )
 
 
 def _explaining_pull(pulls: list[MergedPull], sha: str, hint: int | None) -> MergedPull | None:
