@@ -76,22 +76,10 @@ class CommitResult:
 
 
 def apply_commit(
-    services: Services,
-    repo: str,
-    sha: str,
-    *,
-    installation: int | None = None,
-    pr: int | None = None,
-    later: Collection[str] = (),
+    services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
 ) -> CommitResult:
-    """Judge one commit of the default branch and apply it or record it as drift.
-
-    `later`: the commits of the same walk after this one (a push, a reconcile). A commit that a rebase
-    merge wrote before its last is left to that last commit when it is among them (see the module)."""
-    if later and sha not in later:
-        covering = _covering_merge(services, repo, sha, installation, later)
-        if covering is not None:
-            return CommitResult(sha, Outcome.PART_OF_MERGE, covering)
+    """Judge one commit of the default branch (with the whole rebase merge it ends, if it is the last
+    commit of one) and apply it or record it as drift."""
     if services.store.is_applied(sha):
         pending = services.store.pending_toggle(repo, sha)
         if pending is not None:
@@ -107,9 +95,9 @@ def apply_commit(
     number = merged.number if merged else None
     commit = source.read_commit(sha)
     # A rebase merge is judged whole: from the base before its first commit to its last (this one).
-    since = _rebase_base(source, commit, merged)
-    if since is not None:
-        commit = source.read_commit(sha, since=since)
+    run = rebase_run(source, sha, merged, commit.parents)
+    if run is not None:
+        commit = source.read_commit(sha, since=run.base)
     now = services.clock()
     # The rules are the last approved ones: a drift commit before this one must not have changed them.
     rules = governing_rules(services, repo, commit.config_before)
@@ -141,12 +129,68 @@ def apply_push(
 def apply_walk(
     services: Services, repo: str, oldest_first: list[str], *, installation: int | None = None
 ) -> list[CommitResult]:
-    """Judge each of these first-parent commits in order; a rebase merge's earlier commits are left to
-    its last one when it is among them (the walk tells apply_commit what comes later)."""
-    return [
-        apply_commit(services, repo, sha, installation=installation, later=oldest_first[i + 1 :])
-        for i, sha in enumerate(oldest_first)
-    ]
+    """Judge each of these first-parent commits in order. The commits a rebase merge wrote before its
+    last are left to that last one when it comes later in the walk: it judges the whole run at once."""
+    source = services.source(repo, installation)
+    covered: dict[str, int] = {}  # commit → the PR whose rebase merge it is part of
+    results = []
+    for index, sha in enumerate(oldest_first):
+        later = oldest_first[index + 1 :]
+        if sha not in covered and later and not services.store.is_applied(sha):
+            covered.update(_covered_by_later(source, sha, later))
+        if sha in covered:
+            results.append(CommitResult(sha, Outcome.PART_OF_MERGE, covered[sha]))
+        else:
+            results.append(apply_commit(services, repo, sha, installation=installation))
+    return results
+
+
+@dataclass(frozen=True)
+class RebaseRun:
+    """What a rebase merge wrote: the commits before its last, oldest first, and the base under them."""
+
+    earlier: tuple[str, ...]
+    base: str
+
+
+def rebase_run(
+    source: PullRequestSource, sha: str, merged: MergedPull | None, parents: tuple[str, ...]
+) -> RebaseRun | None:
+    """When `sha` is the last commit of `merged`'s rebase merge, the commits it wrote before it; None
+    when `sha` is a commit of its own (a merge commit, a squash, a direct push), judged against its
+    first parent.
+
+    The rebase's commits are the unbroken run of first parents before `sha` that GitHub lists `merged`
+    for with `sha` as its merge commit ("List pull requests associated with a commit" lists "the
+    merged pull request that introduced the commit to the repository"). Costs nothing for a merge
+    commit (two parents), one call for a squash, one per PR commit plus one for a rebase."""
+    if merged is None or merged.merge_commit_sha != sha or len(parents) != 1:
+        return None
+    if not _wrote(source, parents[0], merged):
+        return None
+    chain = source.first_parent_chain(parents[0], stop=None, limit=MAX_WALK)  # newest first
+    for index, earlier in enumerate(chain[1:], start=1):
+        if not _wrote(source, earlier, merged):
+            return RebaseRun(tuple(reversed(chain[:index])), earlier)
+    raise GitHubReadError(
+        f"{source.full_name}: the rebase merge of #{merged.number} ending at {sha[:12]} reaches back "
+        f"more than {MAX_WALK} commits or to the root commit; approvalbot cannot tell where it began, "
+        "so it applies nothing. Revert it on the default branch and merge it another way."
+    )
+
+
+def _covered_by_later(source: PullRequestSource, sha: str, later: Collection[str]) -> dict[str, int]:
+    """When `sha` is one of the earlier commits of a rebase merge whose last commit comes `later` in
+    this walk: every earlier commit of that merge → its PR (the last one judges them all). Checked on
+    the run itself, so a PR's own commit that merely sits on the branch is never excused."""
+    for pull in source.merged_pulls_for_commit(sha):
+        last = pull.merge_commit_sha
+        if not pull.merged or last is None or last == sha or last not in later:
+            continue
+        run = rebase_run(source, last, pull, source.parents(last))
+        if run is not None and sha in run.earlier:
+            return dict.fromkeys(run.earlier, pull.number)
+    return {}
 
 
 # --- the two outcomes ----------------------------------------------------------------------------------
@@ -227,7 +271,10 @@ def _restore(
     """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
     # Its rules, when it touches them, are the approved ones again: it becomes their approved commit.
     approved = ApprovedConfig(ref.repo, commit.sha, commit.config_after) if plan.config_changed else None
-    services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved)
+    if not services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved):
+        # Applied a moment ago by the other event of the same merge (`closed` and `push` run in
+        # parallel): what is live is that apply, whose check must stand, not a "back in step".
+        return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan)
     synced = {str(a.key) for a in plan.actions}
     in_step = commit.config_after == rules.content
     resolved = settle(services.store, ref.repo, commit, synced, in_step, services.clock())
@@ -318,43 +365,6 @@ def _drift(
 
 def _already_drift(services: Services, sha: str) -> bool:
     return any(record.commit_sha == sha for record in services.store.drift())
-
-
-def _covering_merge(
-    services: Services, repo: str, sha: str, installation: int | None, later: Collection[str]
-) -> int | None:
-    """The PR whose rebase merge wrote `sha` and, after it, a last commit among `later` (that PR's
-    `merge_commit_sha`, which GitHub lists the PR for too): `sha` is judged with that last commit."""
-    source = services.source(repo, installation)
-    for pull in source.merged_pulls_for_commit(sha):
-        if pull.merged and pull.merge_commit_sha not in (None, sha) and pull.merge_commit_sha in later:
-            return pull.number
-    return None
-
-
-def _rebase_base(source: PullRequestSource, commit: CommitSnapshot, merged: MergedPull | None) -> str | None:
-    """For the last commit of a rebase merge, the base branch as it was before the merge (the first
-    parent of the first commit the rebase wrote); None when the commit is one of its own (a merge
-    commit, a squash, a direct push), judged against its first parent.
-
-    The rebase's commits are the unbroken run of first parents before it that GitHub lists `merged`
-    for with this commit as its merge commit ("List pull requests associated with a commit" lists "the
-    merged pull request that introduced the commit"). Costs nothing more for a merge commit (two
-    parents), one call for a squash, and one per PR commit plus one for a rebase."""
-    if merged is None or merged.merge_commit_sha != commit.sha or len(commit.parents) != 1:
-        return None
-    parent = commit.parents[0]
-    if not _wrote(source, parent, merged):
-        return None
-    chain = source.first_parent_chain(parent, stop=None, limit=MAX_WALK)  # newest first, from parent
-    for earlier in chain[1:]:
-        if not _wrote(source, earlier, merged):
-            return earlier
-    raise GitHubReadError(
-        f"{source.full_name}: the rebase merge of #{merged.number} ending at {commit.sha[:12]} reaches "
-        f"back more than {MAX_WALK} commits or to the root commit; approvalbot cannot tell where it "
-        "began, so it applies nothing. Revert it on the default branch and merge it another way."
-    )
 
 
 def _wrote(source: PullRequestSource, sha: str, merged: MergedPull) -> bool:

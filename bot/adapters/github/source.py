@@ -536,6 +536,14 @@ class PullRequestSource:
             tuple(parents),
         )
 
+    def parents(self, sha: str) -> tuple[str, ...]:
+        """The parents of commit `sha`, first first (one GraphQL call)."""
+        variables = {"owner": self.owner, "name": self.name, "sha": sha}
+        node = self._graphql(_COMMIT_QUERY, variables)["repository"]["object"]
+        if node is None or node.get("__typename") != "Commit":
+            raise GitHubReadError(f"{self.full_name}: no commit {sha[:12]}; was the branch force-pushed?")
+        return tuple(p["oid"] for p in node["parents"]["nodes"])
+
     def merged_pulls_for_commit(self, sha: str) -> list[MergedPull]:
         """The pull requests GitHub associates with commit `sha` (one call, plus one to learn who merged
         the PR whose merge commit `sha` is: the list does not say)."""
