@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
-from bot.adapters.github.writer import PullRequestWriter
+from bot.adapters.github.writer import MergeMethodRefused, PullRequestWriter
 from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.live import AuditEntry, AuditKind, Lock
@@ -265,7 +265,17 @@ def _act(
         if once.claim("approved"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
         if config.approvals.merge_on_approval:
-            writer.merge(pull, pull.head_sha)
+            try:
+                writer.merge(pull, pull.head_sha, config.approvals.merge_method)
+            except MergeMethodRefused as refused:
+                # Not the bot's failure and not the PR's: the repository's settings and
+                # `.approvalbot.yml` disagree. Said once per head, plainly; the PR stays approved.
+                if once.claim(f"merge-refused:{refused.method}"):
+                    writer.comment(
+                        pull.number,
+                        f"**Approved, but not merged.** {refused} The pull request stays approved: "
+                        "anyone allowed to may merge it by hand, and approvalbot applies it then.",
+                    )
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
     _notify(services, ref, snapshot, plan, decision, config)
