@@ -35,6 +35,15 @@ class OnReject(StrEnum):
     KEEP_OPEN = "keep_open"
 
 
+class MergeMethod(StrEnum):
+    """GitHub's merge methods (REST "Merge a pull request", `merge_method`), in the order the bot
+    prefers them when `approvals.merge_method` is not set: a merge commit, a squash, a rebase."""
+
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
 @dataclass(frozen=True)
 class CustomRole:
     name: str
@@ -77,6 +86,8 @@ class Approvals:
     required_by_action: Mapping[Action, int] = field(default_factory=dict)
     on_reject: OnReject = OnReject.CLOSE
     merge_on_approval: bool = False
+    # How merge_on_approval merges; None: the first of MergeMethod the repository allows.
+    merge_method: MergeMethod | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +278,7 @@ def _build(document: Document, path: str) -> RepoConfig:
         required_by_action=_by_action(section),
         on_reject=OnReject(section.get("on_reject", OnReject.CLOSE.value)),
         merge_on_approval=bool(section.get("merge_on_approval", False)),
+        merge_method=MergeMethod(section["merge_method"]) if section.get("merge_method") else None,
     )
     accounts = tuple(_account(name, body) for name, body in (data.get("accounts") or {}).items())
     users = {

@@ -51,9 +51,12 @@ def log(repo: Repo, head: str) -> list[Commit]:
 
 def pull_commits(repo: Repo, pr: PullRequest) -> list[Commit]:
     """The PR's own commits, oldest first (GitHub's order). After a merge they are those its head had
-    that the base did not have just before the merge, so a merged PR keeps listing them."""
-    if pr.merged and pr.merge_commit_sha in repo.commits:
-        base_heads: tuple[str, ...] = repo.commits[pr.merge_commit_sha].parents[:1]
+    that the base did not have just before the merge, so a merged PR keeps listing them (a squash or a
+    rebase leaves them on no branch, and GitHub still lists them)."""
+    first = pr.merged_commits[0] if pr.merged_commits else pr.merge_commit_sha
+    if pr.merged and first is not None and first in repo.commits:
+        # The base as it was just before the merge: the first parent of the first commit it wrote.
+        base_heads: tuple[str, ...] = repo.commits[first].parents[:1]
     else:
         base_heads = (repo.branches.get(pr.base_ref, pr.base_sha),)
     mine = ancestors(repo, [pr.head_sha]) - ancestors(repo, base_heads)
@@ -73,11 +76,15 @@ def pull_commits(repo: Repo, pr: PullRequest) -> list[Commit]:
 
 
 def pulls_of_commit(repo: Repo, sha: str) -> list[PullRequest]:
-    """GitHub's "pull requests associated with a commit": the PR a merge commit merged, and every PR
-    whose own commits include `sha`. A commit pushed straight to a branch belongs to none."""
+    """GitHub's "pull requests associated with a commit": the PR whose merge wrote `sha` (a merge
+    commit, a squash commit, or any of a rebase's new commits: REST "List pull requests associated with
+    a commit" lists "the merged pull request that introduced the commit to the repository"), and every
+    PR whose own commits include `sha`. A commit pushed straight to a branch belongs to none."""
     found = [
         pr
         for pr in repo.pulls.values()
-        if pr.merge_commit_sha == sha or any(c.sha == sha for c in pull_commits(repo, pr))
+        if pr.merge_commit_sha == sha
+        or sha in pr.merged_commits
+        or any(c.sha == sha for c in pull_commits(repo, pr))
     ]
     return sorted(found, key=lambda pr: -pr.number)

@@ -6,8 +6,11 @@ from __future__ import annotations
 from bot.emulator.gitobjects import Identity
 from bot.emulator.state import PullRequest, Repo, World
 
-# Who GitHub's test merge commits are made by (they live on `refs/pull/N/merge`, on no branch).
-GITHUB = Identity("GitHub", "noreply@github.com")
+# Who commits GitHub makes itself are committed by: test merges (on `refs/pull/N/merge`, on no branch),
+# squashes and rebases. GitHub links that identity to its `web-flow` account, so the REST commit's
+# `committer` is that user, never null (GitHub's signing docs, "About commit signature verification":
+# commits made on GitHub are signed and committed by web-flow).
+GITHUB = Identity("GitHub", "noreply@github.com", "web-flow")
 
 
 def merge_base(repo: Repo, left: str, right: str) -> str | None:

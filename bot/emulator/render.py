@@ -160,6 +160,11 @@ def repository(world: World, urls: Urls, repo: Repo) -> Json:
             "open_issues": sum(1 for p in repo.pulls.values() if p.state == "open"),
             "watchers": 0,
             "default_branch": repo.default_branch,
+            # The merge methods the repository allows (OpenAPI `repository`; merges.py): GitHub shows
+            # them in the repository object, so in every pull request's `base.repo` too.
+            "allow_merge_commit": repo.allow_merge_commit,
+            "allow_squash_merge": repo.allow_squash_merge,
+            "allow_rebase_merge": repo.allow_rebase_merge,
             "is_template": False,
             "web_commit_signoff_required": False,
             "topics": [],

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.emulator import history, merging, render, reviews
+from bot.emulator.merges import MergeMethod, MergeRefused
 from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
 
 if TYPE_CHECKING:
@@ -178,7 +179,25 @@ def merge_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
         raise ApiError(405, "Pull Request is not mergeable")
     if body.get("sha") and body["sha"] != pr.head_sha:
         raise ApiError(409, "Head branch was modified. Review and try the merge again.")
-    sha = emu.driver.merge(repo.full_name, pr.number, actor, body.get("commit_title"))
+    # OpenAPI `pulls/merge`: `merge_method` is an enum of merge, squash, rebase (default merge); a value
+    # outside it fails validation (422), a method the repository forbids is refused with 405 (merges.py).
+    wanted = body.get("merge_method") or MergeMethod.MERGE.value
+    if wanted not in {m.value for m in MergeMethod}:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}],
+        )
+    try:
+        sha = emu.driver.merge(
+            repo.full_name, pr.number, actor, body.get("commit_title"), method=MergeMethod(wanted)
+        )
+    except MergeRefused as refused:
+        raise ApiError(
+            refused.status,
+            refused.message,
+            documentation_url="https://docs.github.com/rest/pulls/pulls#merge-a-pull-request",
+        ) from refused
     return 200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.emulator import events
 from bot.emulator.gitobjects import Identity
-from bot.emulator.merging import three_way
+from bot.emulator.merges import MergeMethod, write_merge
 from bot.emulator.state import App, Installation, IssueComment, PullRequest, Repo, Review, Team
 
 if TYPE_CHECKING:
@@ -345,24 +345,31 @@ class Driver:
                 pr.state, pr.closed_at, pr.updated_at = "open", None, self.world.now()
                 self._pr_event(repo, pr, "reopened", actor)
 
-    def merge(self, full_name: str, number: int, actor: str, title: str | None = None) -> str:
-        """Merge commit on the base (parents: base head, PR head), PR closed as merged; returns its sha."""
+    def merge(
+        self,
+        full_name: str,
+        number: int,
+        actor: str,
+        title: str | None = None,
+        *,
+        method: MergeMethod | str = MergeMethod.MERGE,
+    ) -> str:
+        """Merge #number by `method` (a merge commit, a squash, or a rebase: see merges.py), as an admin
+        may past any check; PR closed as merged. Returns its `merge_commit_sha` (a rebase's last commit).
+
+        Sends `pull_request.closed`, then one `push` listing every commit written on the base branch.
+        Raises MergeRefused (status and GitHub's message) when GitHub would refuse it."""
         with self._change():
             repo, pr = self._pull(full_name, number)
             if pr.state != "open" or pr.draft:
                 raise ValueError(f"{full_name}#{number} cannot be merged: it is {pr.state}, draft={pr.draft}")
-            merged = three_way(self.world, repo, pr)
-            if merged is None:
-                raise ValueError(f"{full_name}#{number} has conflicts with {pr.base_ref}")
             before = repo.branches[pr.base_ref]
-            content = {path: self.world.blobs[sha] for path, sha in merged.items()}
-            who = identity(actor)
-            message = title or f"Merge pull request #{number} from {repo.owner}/{pr.head_ref}"
-            commit = self.world.commit(repo, content, (before, pr.head_sha), who, who, message, actor)
-            repo.branches[pr.base_ref] = commit.sha
+            written = write_merge(self.world, repo, pr, MergeMethod(method), actor, title)
+            repo.branches[pr.base_ref] = written.last.sha
             now = self.world.now()
             pr.state, pr.merged, pr.merged_by, pr.merged_at, pr.closed_at = "closed", True, actor, now, now
-            pr.merge_commit_sha, pr.updated_at = commit.sha, now
+            pr.merge_commit_sha, pr.updated_at = written.last.sha, now
+            pr.merged_commits = tuple(c.sha for c in written.commits)
             self._pr_event(repo, pr, "closed", actor)
             self._queue(
                 "push",
@@ -372,12 +379,30 @@ class Driver:
                     repo,
                     pr.base_ref,
                     before,
-                    [commit],
+                    list(written.commits),
                     actor,
                     self._installation(repo),
                 ),
             )
-            return commit.sha
+            return written.last.sha
+
+    def set_merge_methods(
+        self,
+        full_name: str,
+        *,
+        merge_commit: bool | None = None,
+        squash: bool | None = None,
+        rebase: bool | None = None,
+    ) -> None:
+        """Settings → General → Pull Requests: allow or forbid each merge method (None leaves it)."""
+        with self._change():
+            repo = self.world.repo(full_name)
+            if merge_commit is not None:
+                repo.allow_merge_commit = merge_commit
+            if squash is not None:
+                repo.allow_squash_merge = squash
+            if rebase is not None:
+                repo.allow_rebase_merge = rebase
 
     # --- reviews and comments --------------------------------------------------------------------
 

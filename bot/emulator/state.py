@@ -150,6 +150,9 @@ class PullRequest:
     requested_reviewers: list[str] = field(default_factory=list)
     requested_teams: list[str] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    # Every commit the merge wrote on the base branch, oldest first (a rebase writes one per PR commit;
+    # the last is `merge_commit_sha`): GitHub lists this PR for each of them (history.pulls_of_commit).
+    merged_commits: tuple[str, ...] = ()
     # GitHub's test merge of an open PR: (base head, PR head) it was made for → its sha (None: conflicts).
     test_merge: tuple[str, str, str | None] | None = None
 
@@ -170,6 +173,10 @@ class Repo:
     next_number: int = 1
     collaborators: dict[str, str] = field(default_factory=dict)  # login → role ("read", "write", …)
     team_access: set[tuple[str, str]] = field(default_factory=set)  # (org, slug) of teams given access
+    # Settings → Pull Requests: the merge methods allowed (OpenAPI `repository`: each `default: true`).
+    allow_merge_commit: bool = True
+    allow_squash_merge: bool = True
+    allow_rebase_merge: bool = True
 
     @property
     def full_name(self) -> str:

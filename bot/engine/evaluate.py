@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import partial
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
-from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter, ReviewRequests
+from bot.adapters.github.writer import GitHubWriteError, MergeMethodRefused, PullRequestWriter, ReviewRequests
 from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.live import AuditEntry, AuditKind, Lock
@@ -298,7 +298,20 @@ def _act(
         if once.claim("approved"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
         if config.approvals.merge_on_approval:
-            attempt(lambda: writer.merge(pull, pull.head_sha))
+            try:
+                writer.merge(pull, pull.head_sha, config.approvals.merge_method)
+            except MergeMethodRefused as refused:
+                # Not the bot's failure and not the PR's: the repository's settings and
+                # `.approvalbot.yml` disagree. Said once per head, plainly; the PR stays approved.
+                if once.claim(f"merge-refused:{refused.method}"):
+                    text = (
+                        f"**Approved, but not merged.** {refused} The pull request stays approved: "
+                        "anyone allowed to may merge it by hand, and approvalbot applies it then."
+                    )
+                    attempt(lambda: writer.comment(pull.number, text))
+            except GitHubWriteError as error:
+                log.warning("%s", error)
+                failed.append(error)
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
     _notify(services, ref, snapshot, plan, decision, config)

@@ -6,16 +6,23 @@ at the merge. Approved (or needing no approval) → every action goes live in on
 by the commit sha, so a redelivered event, a push and a `closed` event for the same merge, or a retry
 after a crash all apply it once. Anything else is drift: recorded, alerted, its check failed, and
 **not** applied.
+
+Merge methods: a merge commit or a squash is one commit. "Rebase and merge" writes one commit per PR
+commit, and the PR's `merge_commit_sha` is the last: the whole run is ONE submission, judged once on
+the change from the base before its first commit to its last, and applied (or recorded as drift) keyed
+by that last commit. The commits before it are part of it: never judged alone, so never drift of their
+own, and never applied without the PR's approval.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from bot.adapters.github.source import CommitSnapshot, MergedPull
+from bot.adapters.github.source import CommitSnapshot, GitHubReadError, MergedPull, PullRequestSource
 from bot.adapters.github.writer import CheckOutput, Conclusion
 from bot.core.decision import Decision, DecisionState, decide
 from bot.core.facts import PullRequestFacts
@@ -53,6 +60,8 @@ class Outcome(StrEnum):
     NOTHING_TO_APPLY = "nothing_to_apply"
     RESTORED = "restored"  # the commit brings the branch back to the live state (see drift.py)
     DRIFT = "drift"
+    # One of a rebase merge's commits before its last: judged with the last, as one submission.
+    PART_OF_MERGE = "part_of_merge"
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,8 @@ class CommitResult:
 def apply_commit(
     services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
 ) -> CommitResult:
-    """Judge one commit of the default branch and apply it or record it as drift."""
+    """Judge one commit of the default branch (with the whole rebase merge it ends, if it is the last
+    commit of one) and apply it or record it as drift."""
     if services.store.is_applied(sha):
         pending = services.store.pending_toggle(repo, sha)
         if pending is not None:
@@ -81,14 +91,18 @@ def apply_commit(
         # since (GitHub's timestamps have one-second resolution, so the merge-time cutoff cannot tell).
         return CommitResult(sha, Outcome.DRIFT, pr)
     source = services.source(repo, installation)
+    merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
+    number = merged.number if merged else None
     commit = source.read_commit(sha)
+    # A rebase merge is judged whole: from the base before its first commit to its last (this one).
+    run = rebase_run(source, sha, merged, commit.parents)
+    if run is not None:
+        commit = source.read_commit(sha, since=run.base)
     now = services.clock()
     # The rules are the last approved ones: a drift commit before this one must not have changed them.
     rules = governing_rules(services, repo, commit.config_before)
     config, config_problems = parse_repo_config(rules.content)
     plan = make_plan(commit.base, commit.head, commit.changes, config or _NO_CONFIG, now)
-    merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
-    number = merged.number if merged else None
     if not plan.actions and not plan.config_changed:
         services.store.apply_merge(sha, number, [], [])
         return CommitResult(sha, Outcome.NOTHING_TO_APPLY, number, plan)
@@ -109,7 +123,74 @@ def apply_push(
     """Every first-parent commit from `before` (exclusive) to `after`, oldest first."""
     source = services.source(repo, installation)
     chain = source.first_parent_chain(after, stop=before, limit=MAX_WALK)
-    return [apply_commit(services, repo, sha, installation=installation) for sha in reversed(chain)]
+    return apply_walk(services, repo, list(reversed(chain)), installation=installation)
+
+
+def apply_walk(
+    services: Services, repo: str, oldest_first: list[str], *, installation: int | None = None
+) -> list[CommitResult]:
+    """Judge each of these first-parent commits in order. The commits a rebase merge wrote before its
+    last are left to that last one when it comes later in the walk: it judges the whole run at once."""
+    source = services.source(repo, installation)
+    covered: dict[str, int] = {}  # commit → the PR whose rebase merge it is part of
+    results = []
+    for index, sha in enumerate(oldest_first):
+        later = oldest_first[index + 1 :]
+        if sha not in covered and later and not services.store.is_applied(sha):
+            covered.update(_covered_by_later(source, sha, later))
+        if sha in covered:
+            results.append(CommitResult(sha, Outcome.PART_OF_MERGE, covered[sha]))
+        else:
+            results.append(apply_commit(services, repo, sha, installation=installation))
+    return results
+
+
+@dataclass(frozen=True)
+class RebaseRun:
+    """What a rebase merge wrote: the commits before its last, oldest first, and the base under them."""
+
+    earlier: tuple[str, ...]
+    base: str
+
+
+def rebase_run(
+    source: PullRequestSource, sha: str, merged: MergedPull | None, parents: tuple[str, ...]
+) -> RebaseRun | None:
+    """When `sha` is the last commit of `merged`'s rebase merge, the commits it wrote before it; None
+    when `sha` is a commit of its own (a merge commit, a squash, a direct push), judged against its
+    first parent.
+
+    The rebase's commits are the unbroken run of first parents before `sha` that GitHub lists `merged`
+    for with `sha` as its merge commit ("List pull requests associated with a commit" lists "the
+    merged pull request that introduced the commit to the repository"). Costs nothing for a merge
+    commit (two parents), one call for a squash, one per PR commit plus one for a rebase."""
+    if merged is None or merged.merge_commit_sha != sha or len(parents) != 1:
+        return None
+    if not _wrote(source, parents[0], merged):
+        return None
+    chain = source.first_parent_chain(parents[0], stop=None, limit=MAX_WALK)  # newest first
+    for index, earlier in enumerate(chain[1:], start=1):
+        if not _wrote(source, earlier, merged):
+            return RebaseRun(tuple(reversed(chain[:index])), earlier)
+    raise GitHubReadError(
+        f"{source.full_name}: the rebase merge of #{merged.number} ending at {sha[:12]} reaches back "
+        f"more than {MAX_WALK} commits or to the root commit; approvalbot cannot tell where it began, "
+        "so it applies nothing. Revert it on the default branch and merge it another way."
+    )
+
+
+def _covered_by_later(source: PullRequestSource, sha: str, later: Collection[str]) -> dict[str, int]:
+    """When `sha` is one of the earlier commits of a rebase merge whose last commit comes `later` in
+    this walk: every earlier commit of that merge → its PR (the last one judges them all). Checked on
+    the run itself, so a PR's own commit that merely sits on the branch is never excused."""
+    for pull in source.merged_pulls_for_commit(sha):
+        last = pull.merge_commit_sha
+        if not pull.merged or last is None or last == sha or last not in later:
+            continue
+        run = rebase_run(source, last, pull, source.parents(last))
+        if run is not None and sha in run.earlier:
+            return dict.fromkeys(run.earlier, pull.number)
+    return {}
 
 
 # --- the two outcomes ----------------------------------------------------------------------------------
@@ -190,7 +271,10 @@ def _restore(
     """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
     # Its rules, when it touches them, are the approved ones again: it becomes their approved commit.
     approved = ApprovedConfig(ref.repo, commit.sha, commit.config_after) if plan.config_changed else None
-    services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved)
+    if not services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved):
+        # Applied a moment ago by the other event of the same merge (`closed` and `push` run in
+        # parallel): what is live is that apply, whose check must stand, not a "back in step".
+        return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan)
     synced = {str(a.key) for a in plan.actions}
     in_step = commit.config_after == rules.content
     resolved = settle(services.store, ref.repo, commit, synced, in_step, services.clock())
@@ -281,6 +365,14 @@ def _drift(
 
 def _already_drift(services: Services, sha: str) -> bool:
     return any(record.commit_sha == sha for record in services.store.drift())
+
+
+def _wrote(source: PullRequestSource, sha: str, merged: MergedPull) -> bool:
+    """Whether GitHub lists `merged` for `sha` as the PR whose merge (ending at its merge commit) wrote it."""
+    return any(
+        p.number == merged.number and p.merged and p.merge_commit_sha == merged.merge_commit_sha
+        for p in source.merged_pulls_for_commit(sha)
+    )
 
 
 def _explaining_pull(pulls: list[MergedPull], sha: str, hint: int | None) -> MergedPull | None:

@@ -18,7 +18,7 @@ from bot.core.model import Action, Status
 from bot.core.repo_config import CONFIG_PATH, parse_repo_config
 from bot.core.tree import Tree
 from bot.core.validate import read_resource_files, resource_paths
-from bot.engine.merge import CommitResult, apply_commit
+from bot.engine.merge import CommitResult, apply_walk
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggles
 
@@ -51,9 +51,8 @@ def reconcile(services: Services, repo: str, *, installation: int | None = None)
         baseline = head
         take_baseline(services, repo, head, source.tree(head))
         unapplied = []
-    results = tuple(
-        apply_commit(services, repo, sha, installation=installation) for sha in reversed(unapplied)
-    )
+    # One walk, oldest first: a rebase merge's earlier commits are left to its last (merge.py).
+    results = tuple(apply_walk(services, repo, list(reversed(unapplied)), installation=installation))
     # Toggles applied here, or whose follow-up failed after an earlier apply, are finished now.
     toggles = tuple(resume_toggles(services, repo, installation=installation))
     released = release_stale_locks(services, repo, installation)

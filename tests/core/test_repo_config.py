@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from bot.core.model import Action
 from bot.core.repo_config import (
     CONFIG_PATH,
+    MergeMethod,
     OnReject,
     RepoConfig,
     Role,
@@ -39,6 +40,7 @@ approvals:
   required_by_action: {delete: 3}
   on_reject: keep_open
   merge_on_approval: true
+  merge_method: squash
 accounts:
   acme:
     paths: ["acme/**", "shared/*.yaml"]
@@ -98,6 +100,7 @@ def test_minimal_config_takes_the_defaults() -> None:
     assert config.approvals.required == 1
     assert config.approvals.on_reject is OnReject.CLOSE
     assert config.approvals.merge_on_approval is False
+    assert config.approvals.merge_method is None  # the first the repository allows
     assert config.account("acme") is not None
     assert config.required_for("acme", Action.PAUSE) == 1
     assert config.warnings == ()
@@ -113,6 +116,7 @@ def test_every_key_is_read() -> None:
     )
     assert approvals.required_by_action == {Action.DELETE: 3}
     assert (approvals.on_reject, approvals.merge_on_approval) == (OnReject.KEEP_OPEN, True)
+    assert approvals.merge_method is MergeMethod.SQUASH
     acme = config.account("acme")
     assert acme is not None
     assert acme.paths == ("acme/**", "shared/*.yaml")
@@ -170,6 +174,12 @@ REFUSED = [
         "on_reject not in the list",
         b"approvals: {on_reject: delete}\n" + MINIMAL,
         "approvals.on_reject: must be one of 'close', 'keep_open'",
+    ),
+    (
+        "merge_method not in the list",
+        b"approvals: {merge_on_approval: true, merge_method: fast-forward}\n" + MINIMAL,
+        ".approvalbot.yml:1:38: approvals.merge_method: must be one of 'merge', 'squash', 'rebase', "
+        "got 'fast-forward'",
     ),
     (
         "required below 1",

@@ -223,6 +223,7 @@ class CommitSnapshot:
     changes: tuple[FileChange, ...]  # first parent → commit
     config_before: bytes | None  # `.approvalbot.yml` at the first parent, None when absent
     config_after: bytes | None  # `.approvalbot.yml` at the commit, None when absent
+    parents: tuple[str, ...] = ()  # all of the commit's parents, first first (`parent` may differ: since)
 
 
 @dataclass(frozen=True)
@@ -508,16 +509,17 @@ class PullRequestSource:
 
     # --- the default branch: apply-on-merge, drift and reconcile --------------------------------------
 
-    def read_commit(self, sha: str) -> CommitSnapshot:
-        """Commit `sha` against its first parent, in at most four calls however many files changed:
-        GraphQL (commit, parents, author), the two trees, one GraphQL batch for the changed files'
-        contents and both `.approvalbot.yml`. Raises GitHubReadError unless everything was read."""
+    def read_commit(self, sha: str, *, since: str | None = None) -> CommitSnapshot:
+        """Commit `sha` against its first parent (or against `since`, an ancestor: a rebase merge is
+        judged from the base before its first commit), in at most four calls however many files
+        changed: GraphQL (commit, parents, author), the two trees, one GraphQL batch for the changed
+        files' contents and both `.approvalbot.yml`. Raises GitHubReadError unless everything was read."""
         variables = {"owner": self.owner, "name": self.name, "sha": sha}
         node = self._graphql(_COMMIT_QUERY, variables)["repository"]["object"]
         if node is None or node.get("__typename") != "Commit":
             raise GitHubReadError(f"{self.full_name}: no commit {sha[:12]}; was the branch force-pushed?")
         parents = [p["oid"] for p in node["parents"]["nodes"]]
-        parent = parents[0] if parents else None
+        parent = since if since is not None else (parents[0] if parents else None)
         problems: list[str] = []
         base_entries = self._tree(parent, problems) if parent else {}
         head_entries = self._tree(sha, problems)
@@ -544,8 +546,24 @@ class PullRequestSource:
 
         author = _actor_login((node.get("author") or {}).get("user"))
         return CommitSnapshot(
-            sha, parent, author, base, head, changes, config(base_entries), config(head_entries)
+            sha,
+            parent,
+            author,
+            base,
+            head,
+            changes,
+            config(base_entries),
+            config(head_entries),
+            tuple(parents),
         )
+
+    def parents(self, sha: str) -> tuple[str, ...]:
+        """The parents of commit `sha`, first first (one GraphQL call)."""
+        variables = {"owner": self.owner, "name": self.name, "sha": sha}
+        node = self._graphql(_COMMIT_QUERY, variables)["repository"]["object"]
+        if node is None or node.get("__typename") != "Commit":
+            raise GitHubReadError(f"{self.full_name}: no commit {sha[:12]}; was the branch force-pushed?")
+        return tuple(p["oid"] for p in node["parents"]["nodes"])
 
     def merged_pulls_for_commit(self, sha: str) -> list[MergedPull]:
         """The pull requests GitHub associates with commit `sha` (one call, plus one to learn who merged

@@ -23,6 +23,7 @@ from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
 from bot.adapters.github.source import CHECK_NAME, CheckRunRecord, CommentRecord, PullState
 from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS
+from bot.core.repo_config import MergeMethod
 
 DIFF_MARKER = "<!-- approvalbot:diff -->"
 # The labels the decision engine chooses are the only ones approvalbot adds or removes.
@@ -61,6 +62,52 @@ class ReviewRequests:
             f"could not ask {names} to review. Give them read access to the repository (or fix the "
             "login in `.approvalbot.yml`) so that they can be asked and can approve."
         )
+
+
+# The repository settings that allow each merge method (OpenAPI `repository`; "Configuring pull
+# request merges" on docs.github.com).
+_ALLOW_FLAGS = {
+    MergeMethod.MERGE: "allow_merge_commit",
+    MergeMethod.SQUASH: "allow_squash_merge",
+    MergeMethod.REBASE: "allow_rebase_merge",
+}
+_METHOD_NAMES = {
+    MergeMethod.MERGE: "merge commits",
+    MergeMethod.SQUASH: "squash merges",
+    MergeMethod.REBASE: "rebase merges",
+}
+
+
+class MergeMethodRefused(GitHubWriteError):
+    """merge_on_approval cannot merge: the repository does not allow the method asked for (or none).
+    Its message is for the PR's people: what is not allowed and the two ways out."""
+
+    def __init__(
+        self,
+        repo: str,
+        number: int,
+        method: MergeMethod | None,
+        allowed: Sequence[MergeMethod],
+        github_said: str | None = None,
+    ) -> None:
+        self.method = method
+        others = ", ".join(f"`{m.value}`" for m in allowed if m is not method) or "none"
+        said = f" (GitHub answered: {github_said})" if github_said else ""
+        if method is None:
+            text = (
+                f"{repo} allows no merge method{said}, so approvalbot could not merge #{number} "
+                "(`approvals.merge_on_approval`). Allow one in the repository's Settings → General → "
+                "Pull Requests."
+            )
+        else:
+            text = (
+                f"{repo} does not allow {_METHOD_NAMES[method]}{said}, so approvalbot could not merge "
+                f"#{number} with `approvals.merge_method: {method.value}` from `.approvalbot.yml`. "
+                "Allow them in the repository's Settings → General → Pull Requests, or set "
+                f"`approvals.merge_method` to one it allows ({others}) or leave it out to use the first "
+                "it allows."
+            )
+        super().__init__(text)
 
 
 class Conclusion(StrEnum):
@@ -332,11 +379,35 @@ class PullRequestWriter:
         except _API_ERRORS as error:
             raise self._fail(f"closing #{pull.number}", error) from error
 
-    def merge(self, pull: PullState, approved_sha: str) -> str:
-        """Merge #number only if its head is still `approved_sha` (GitHub refuses otherwise: 409)."""
+    def merge(self, pull: PullState, approved_sha: str, method: MergeMethod | None = None) -> str:
+        """Merge #number only if its head is still `approved_sha` (GitHub refuses otherwise: 409), by
+        `method`, or when None by the first of merge, squash, rebase the repository allows.
+
+        The allowed methods come from the PR's `base.repo` (`allow_merge_commit`, `allow_squash_merge`,
+        `allow_rebase_merge`), read by the same GET the merge needs anyway; a flag GitHub leaves out
+        counts as allowed, and GitHub's own 405 then says no. Raises MergeMethodRefused, saying what to
+        change, when the method is not allowed; GitHubWriteError for any other refusal."""
         try:
-            status = self._repo.get_pull(pull.number).merge(sha=approved_sha, merge_method="merge")
+            handle = self._repo.get_pull(pull.number)
+            base_repo = (handle.raw_data.get("base") or {}).get("repo") or {}
+            allowed = [m for m in MergeMethod if base_repo.get(_ALLOW_FLAGS[m]) is not False]
+            if method is None:
+                if not allowed:
+                    raise MergeMethodRefused(self.full_name, pull.number, None, allowed)
+                method = allowed[0]
+            elif method not in allowed:
+                raise MergeMethodRefused(self.full_name, pull.number, method, allowed)
+            status = handle.merge(sha=approved_sha, merge_method=method.value)
             return status.sha
+        except GithubException as error:
+            said = error.data.get("message") if isinstance(error.data, dict) else None
+            if error.status == 405 and "not allowed on this repository" in str(said or ""):
+                # The flags were not shown (or changed a moment ago): GitHub's answer is the truth.
+                refused = [method] if method is not None else []
+                raise MergeMethodRefused(
+                    self.full_name, pull.number, method, [m for m in MergeMethod if m not in refused], said
+                ) from error
+            raise self._fail(f"merging #{pull.number} at {approved_sha[:12]}", error) from error
         except _API_ERRORS as error:
             raise self._fail(f"merging #{pull.number} at {approved_sha[:12]}", error) from error
 
