@@ -194,6 +194,11 @@ REST: dict[tuple[str, str], Requirement] = {
 # installation access token", "Get the authenticated app"), so no installation permission applies.
 APP_ROUTES = frozenset({("POST", "/app/installations/{installation_id}/access_tokens"), ("GET", "/app")})
 
+# Routes for user tokens only: "Get the authenticated user" is not available to GitHub App installation
+# tokens ("server-to-server": false in the docs table), which GitHub refuses as any other call outside
+# their permissions.
+USER_ROUTES = frozenset({("GET", "/user")})
+
 # GraphQL fields (parent type, field) → what they need: the same permission as the REST endpoint that
 # serves the same data. A repository itself needs Metadata read; its git objects need Contents read;
 # pull requests need Pull requests read; a commit's check suites need Checks read; a pull request's

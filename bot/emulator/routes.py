@@ -150,6 +150,13 @@ def get_app(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     return 200, render.app(emu.world, emu.urls, emu.world.apps[req.jwt_app_id])
 
 
+@route("GET", "/user")
+def get_authenticated_user(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "Get the authenticated user": a person's token only (an App's token is refused, see
+    permissions.USER_ROUTES)."""
+    return 200, render.login(emu.world, emu.urls, _actor(req))
+
+
 # --- pull requests -------------------------------------------------------------------------------
 
 

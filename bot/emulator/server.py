@@ -53,6 +53,8 @@ def _check_permission(method: str, template: str, principal: Principal | None) -
     accepts). JWT calls (no principal) and personal tokens (no grant) are not limited here."""
     if principal is None or principal.grant is None or (method, template) in permissions.APP_ROUTES:
         return
+    if (method, template) in permissions.USER_ROUTES:
+        raise ApiError(403, permissions.FORBIDDEN_MESSAGE)
     needed = permissions.REST.get((method, template))
     if needed is None:
         raise AssertionError(

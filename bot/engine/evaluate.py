@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
-from bot.adapters.github.writer import PullRequestWriter
+from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter
 from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.live import AuditEntry, AuditKind, Lock
@@ -66,14 +67,13 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     rules = governing_rules(services, ref.repo, snapshot.config)
     config, config_problems = parse_repo_config(rules.content)
     if snapshot.incomplete:
-        writer.publish_check(
-            pull.head_sha,
-            failure_output(
-                "GitHub could not be read in full",
-                f"approvalbot could not read everything it needs, so it cannot approve: "
-                f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
-            ),
+        output = failure_output(
+            "GitHub could not be read in full",
+            f"approvalbot could not read everything it needs, so it cannot approve: "
+            f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
         )
+        log.error("%s: cannot judge the pull request: %s", ref, snapshot.incomplete)
+        _attempt(f"{ref}", lambda: writer.publish_check(pull.head_sha, output))
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
     plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
@@ -220,14 +220,30 @@ def _publish(
         output = replace(output, summary=f"{output.summary}\n\n> **Note:** {snapshot.note}")
     if rules_note:
         output = replace(output, summary=f"{output.summary}\n\n> **Rules:** {rules_note}")
-    writer.publish_check(pull.head_sha, output, snapshot.check_runs)
-    writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
-    writer.set_labels(pull.number, decision.labels, pull.labels)
+    where = f"{writer.full_name}#{pull.number}"
+    # Each write stands alone: one GitHub refuses (a permission the App lacks) is said plainly in the
+    # log, and the others still happen.
+    _attempt(where, lambda: writer.publish_check(pull.head_sha, output, snapshot.check_runs))
+    _attempt(
+        where, lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments)
+    )
+    _attempt(where, lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
     if decision.request:
-        writer.request_reviewers(pull, decision.request)
+        _attempt(where, lambda: writer.request_reviewers(pull, decision.request))
     elif pull.draft and pull.requested_reviewers:
         # Converting to draft withdraws the request (SPEC §1): the approvers are no longer asked.
-        writer.withdraw_review_requests(pull)
+        _attempt(where, lambda: writer.withdraw_review_requests(pull))
+
+
+def _attempt(where: str, write: Callable[[], object]) -> bool:
+    """Run one write; a refusal is logged as one plain line (what, and which permission GitHub says it
+    needs), never a traceback, and the evaluation goes on. False when it was refused."""
+    try:
+        write()
+        return True
+    except GitHubWriteError as error:
+        log.error("%s: %s", where, error)
+        return False
 
 
 # --- what the verdict sets off -----------------------------------------------------------------------------
@@ -264,8 +280,18 @@ def _act(
     elif decision.state is DecisionState.APPROVED:
         if once.claim("approved"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
-        if config.approvals.merge_on_approval:
-            writer.merge(pull, pull.head_sha)
+        if config.approvals.merge_on_approval and not _attempt(
+            f"{ref}", lambda: writer.merge(pull, pull.head_sha)
+        ):
+            # Say it where the approvers look; the merge button still works for a person.
+            _attempt(
+                f"{ref}",
+                lambda: writer.comment(
+                    pull.number,
+                    "**Approved**, but approvalbot could not merge it (`merge_on_approval`): see the "
+                    "approvalbot log for GitHub's answer; a maintainer can merge it by hand.",
+                ),
+            )
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
     _notify(services, ref, snapshot, plan, decision, config)

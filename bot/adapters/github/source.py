@@ -342,13 +342,21 @@ class PullRequestSource:
             ) from error
         return data
 
-    def _graphql(self, query: str, variables: Mapping[str, Any]) -> Any:
+    def _graphql(self, query: str, variables: Mapping[str, Any], problems: list[str] | None = None) -> Any:
+        """The query's data. A field GitHub refuses for a permission (a FORBIDDEN error beside null
+        data) is a problem saying which permission is missing when `problems` is given (the read is
+        then incomplete, never approvable), else it fails the read."""
         try:
             _, data = self._gh.requester.graphql_query(query, dict(variables))
         except _API_ERRORS as error:
             raise GitHubReadError(
                 f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
             ) from error
+        refused = [_refusal(e) for e in data.get("errors") or () if e.get("type") == "FORBIDDEN"]
+        if refused and problems is None:
+            raise GitHubReadError(f"GitHub GraphQL query on {self.full_name}: " + "; ".join(refused))
+        if problems is not None:
+            problems.extend(refused)
         return data["data"]
 
     def _tree(self, sha: str, problems: list[str]) -> dict[str, _Entry]:
@@ -377,7 +385,11 @@ class PullRequestSource:
             return {}, {}
         query = f"query {{ repository(owner: {_q(self.owner)}, name: {_q(self.name)}) {{ "
         query += (_blob_fields(order) or "__typename") + " }" + _team_fields(teams)
-        data = self._graphql(query + " }", {})
+        before = len(problems)
+        data = self._graphql(query + " }", {}, problems)
+        for at in range(before, len(problems)):  # say which team, not which alias
+            for i, (org, slug) in enumerate(teams):
+                problems[at] = problems[at].replace(f"read t{i}.team ", f"read the members of @{org}/{slug} ")
         blobs = _blobs(data.get("repository"), sorted(shas), problems)
         blobs |= _blobs(data.get("repository"), sorted(speculative - shas), [])
         return blobs, _members(data, teams, problems)
@@ -429,6 +441,7 @@ class PullRequestSource:
                 "head": head_sha,
                 "check": CHECK_NAME,
             },
+            problems,
         )["repository"]
         ref = facts_data.get("ref")
         if ref is None:
@@ -766,6 +779,30 @@ def _check_runs(commit: Mapping[str, Any] | None) -> tuple[CheckRunRecord, ...] 
             for run in runs["nodes"]
         ]
     return tuple(sorted(out, key=lambda r: -r.id))  # newest first, as REST lists them
+
+
+# What each field GraphQL may refuse needs: the same permission as the REST endpoint for that data.
+_FIELD_PERMISSIONS = {
+    "team": "the organization permission Members: read (to resolve @org/team roles; a workflow's "
+    "GITHUB_TOKEN never has it: give the Action a GitHub App token with it)",
+    "checkSuites": "Checks: read",
+    "pullRequest": "Pull requests: read",
+    "comments": "Pull requests: read",
+    "object": "Contents: read",
+    "ref": "Contents: read",
+    "defaultBranchRef": "Contents: read",
+}
+
+
+def _refusal(error: Mapping[str, Any]) -> str:
+    """A FORBIDDEN GraphQL error as a sentence naming what was refused and the permission it needs."""
+    path = [str(p) for p in error.get("path") or ()]
+    field = next((p for p in reversed(path) if p in _FIELD_PERMISSIONS), None)
+    needs = _FIELD_PERMISSIONS[field] if field else "a permission the token lacks"
+    return (
+        f"GitHub refused to read {'.'.join(path) or 'a field'} ({error.get('message', 'forbidden')}): "
+        f"the token needs {needs}"
+    )
 
 
 def _q(text: str) -> str:
