@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot.emulator import events
 from bot.emulator.gitobjects import Identity
 from bot.emulator.merging import three_way
-from bot.emulator.permissions import Grant
+from bot.emulator.permissions import Grant, Level, Permission
 from bot.emulator.state import (
     DEFAULT_APP_PERMISSIONS,
     App,
@@ -128,6 +128,10 @@ class Driver:
     ) -> Installation:
         """Register a GitHub App with `permissions` (by default the README's list) and install it on
         `account` (a user or org owning repositories)."""
+        if any(p is not Permission.MEMBERS for p, _ in permissions.levels):
+            # "Choosing permissions for a GitHub App": an App with any repository permission has
+            # Metadata read; GitHub sets it back if the registration says "No access".
+            permissions = Grant.of({**dict(permissions.levels), Permission.METADATA: Level.READ})
         with self.world.lock:
             self.world.apps[app_id] = App(app_id, slug, account, public_key_pem, permissions)
             self.world.user(f"{slug}[bot]", "Bot")

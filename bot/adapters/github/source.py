@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from github import Github
+from github import Github, GithubException
 
 from bot.adapters.github.errors import API_ERRORS as _API_ERRORS
 from bot.adapters.github.errors import describe as _describe
@@ -348,6 +348,13 @@ class PullRequestSource:
         then incomplete, never approvable), else it fails the read."""
         try:
             _, data = self._gh.requester.graphql_query(query, dict(variables))
+        except GithubException as error:
+            # PyGithub raises 400 on any `errors` entry; refusals come with partial data, read on.
+            data = error.data if isinstance(error.data, dict) else {}
+            if not any(e.get("type") == "FORBIDDEN" for e in data.get("errors") or ()):
+                raise GitHubReadError(
+                    f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
+                ) from error
         except _API_ERRORS as error:
             raise GitHubReadError(
                 f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
@@ -443,6 +450,9 @@ class PullRequestSource:
             },
             problems,
         )["repository"]
+        if facts_data is None or facts_data.get("pullRequest") is None:
+            # Refused outright (a permission the token lacks): nothing to judge, say why.
+            raise GitHubReadError(f"{self.full_name}#{number}: " + ("; ".join(problems) or "not found"))
         ref = facts_data.get("ref")
         if ref is None:
             raise GitHubReadError(f"{self.full_name}: base branch {base_ref!r} does not exist")
