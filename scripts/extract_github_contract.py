@@ -29,6 +29,8 @@ from typing import Any
 # bot/emulator/routes.py (tests/contract/test_contract_data.py checks that they agree).
 OPERATIONS: tuple[tuple[str, str], ...] = (
     ("post", "/app/installations/{installation_id}/access_tokens"),
+    ("get", "/app"),
+    ("get", "/user"),
     ("get", "/repos/{owner}/{repo}/pulls"),
     ("get", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("patch", "/repos/{owner}/{repo}/pulls/{pull_number}"),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.emulator import render
+from bot.emulator import permissions, render
 from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import CheckRun, PullRequest, Repo, World, decode_node_id, node_id
 
@@ -214,7 +214,14 @@ class Context:
     urls: render.Urls
     viewer: str | None
     truncate: Callable[[str], int | None]  # fault hook: how many nodes a connection may return
+    grant: permissions.Grant | None = None  # the token's permissions; None: a user token
     mutated: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # field errors beside partial data
+
+    def forbids(self, typename: str, name: str) -> bool:
+        """Whether the token may not read `typename.name` (GraphQL follows the App's REST permissions)."""
+        needed = permissions.GRAPHQL.get((typename, name))
+        return self.grant is not None and needed is not None and not self.grant.allows(needed)
 
 
 class Connection(Node):
@@ -262,11 +269,16 @@ class _Plain(Node):
 
 
 def _actor(ctx: Context, login: str | None) -> Node | None:
+    """An Actor as GraphQL shows it: null for a deleted account (the "ghost" REST shows), and a bot's
+    login without the `[bot]` suffix REST gives it (GraphQL's Bot.login is the App's slug)."""
     if login is None:
         return None
     user = ctx.world.user(login)
+    if user.deleted:
+        return None
     typename = {"Bot": "Bot", "Organization": "Organization"}.get(user.type, "User")
-    return _Plain(typename, login=user.login, databaseId=user.id, id=node_id("U_", user.id))
+    shown = user.login.removesuffix("[bot]") if typename == "Bot" else user.login
+    return _Plain(typename, login=shown, databaseId=user.id, id=node_id("U_", user.id))
 
 
 class BlobNode(Node):
@@ -638,16 +650,16 @@ class MutationRoot(Node):
 
 
 def _execute(
+    ctx: Context,
     value: Any,
     selections: Sequence[Selection | Fragment],
     variables: Mapping[str, Any],
-    errors: list[dict[str, Any]],
     path: tuple[str | int, ...] = (),
 ) -> Any:
     if value is None:
         return None
     if isinstance(value, list):
-        return [_execute(item, selections, variables, errors, (*path, i)) for i, item in enumerate(value)]
+        return [_execute(ctx, item, selections, variables, (*path, i)) for i, item in enumerate(value)]
     if not isinstance(value, Node):
         return value
     if not selections:
@@ -656,10 +668,17 @@ def _execute(
     for selection in selections:
         if isinstance(selection, Fragment):
             if selection.type_condition == value.typename:
-                out.update(_execute(value, selection.children, variables, errors, path))
+                out.update(_execute(ctx, value, selection.children, variables, path))
+            continue
+        where = (*path, selection.alias)
+        if ctx.forbids(value.typename, selection.name):
+            # GitHub answers 200: the field is null and an error of type FORBIDDEN says where.
+            ctx.errors.append(
+                {"type": "FORBIDDEN", "path": list(where), "message": permissions.FORBIDDEN_MESSAGE}
+            )
+            out[selection.alias] = None
             continue
         args = _substitute(selection.arguments, variables)
-        where = (*path, selection.alias)
         try:
             resolved = value.resolve(selection.name, args)
             if callable(resolved) and not isinstance(resolved, Node):
@@ -667,14 +686,14 @@ def _execute(
         except GraphQLError as error:
             if error.kind is None:
                 raise  # a malformed query fails whole, as GitHub's validation does
-            # An object that cannot be resolved (NOT_FOUND, FORBIDDEN) nulls its nullable field and is
-            # reported with its path, while the rest of the query is answered: GitHub's "partial
-            # results" (docs.github.com/en/graphql/guides/using-the-explorer, and the GraphQL spec's
-            # "Handling Field Errors"); repository, organization and pullRequest are nullable fields.
-            errors.append({"type": error.kind, "path": list(where), "message": str(error)})
+            # An object that cannot be resolved (NOT_FOUND) nulls its nullable field and is reported
+            # with its path, while the rest of the query is answered: GitHub's partial results (the
+            # GraphQL spec's "Handling Field Errors"); repository, organization and pullRequest are
+            # nullable fields.
+            ctx.errors.append({"type": error.kind, "path": list(where), "message": str(error)})
             out[selection.alias] = None
             continue
-        out[selection.alias] = _execute(resolved, selection.children, variables, errors, where)
+        out[selection.alias] = _execute(ctx, resolved, selection.children, variables, where)
     return out
 
 
@@ -693,10 +712,11 @@ def execute(ctx: Context, query: str, variables: Mapping[str, Any] | None = None
             raise GraphQLError("Exactly one operation per request is supported")
         op = operations[0]
         root: Node = MutationRoot(ctx) if op.kind == "mutation" else QueryRoot(ctx)
-        errors: list[dict[str, Any]] = []
         with ctx.world.lock:
-            data = _execute(root, op.selections, variables or {}, errors)
-        return {"data": data, "errors": errors} if errors else {"data": data}
+            result: dict[str, Any] = {"data": _execute(ctx, root, op.selections, variables or {})}
+        if ctx.errors:
+            result["errors"] = list(ctx.errors)
+        return result
     except GraphQLError as error:
         problem: dict[str, Any] = {"message": str(error)}
         if error.kind:

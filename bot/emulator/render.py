@@ -71,7 +71,10 @@ def user(urls: Urls, who: User) -> Json:
 
 
 def login(world: World, urls: Urls, name: str) -> Json:
-    return user(urls, world.user(name))
+    """The user `name` as REST shows it; a deleted account's content shows the `ghost` user (GitHub's
+    "Deleted user" placeholder, https://github.com/ghost) in its place."""
+    who = world.user(name)
+    return user(urls, world.user("ghost") if who.deleted else who)
 
 
 _REPO_URL_TEMPLATES = {
@@ -488,7 +491,7 @@ def app(world: World, urls: Urls, item: App) -> Json:
         "html_url": f"{urls.web}/apps/{item.slug}",
         "created_at": created,
         "updated_at": created,
-        "permissions": {"checks": "write", "pull_requests": "write", "contents": "read", "issues": "write"},
+        "permissions": item.permissions.as_json(),  # the App's registration, what its tokens carry
         "events": ["pull_request", "pull_request_review", "issue_comment", "push", "check_run"],
     }
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.emulator import history, merging, render, reviews
 from bot.emulator.merges import MergeMethod, MergeRefused
+from bot.emulator.permissions import Grant
 from bot.emulator.state import Annotation, CheckRun, IssueComment, Label, PullRequest, Repo
 
 if TYPE_CHECKING:
@@ -23,10 +24,13 @@ if TYPE_CHECKING:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, message: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Principal:
     login: str
     app_id: int | None = None
     installation_id: int | None = None
+    # What the token may do; None for a personal user token (limited by the user's access, not by
+    # App permissions).
+    grant: Grant | None = None
 
 
 @dataclass
@@ -112,17 +119,43 @@ def create_installation_token(emu: GitHubEmulator, req: Request) -> tuple[int, A
         raise ApiError(401, "A JSON web token could not be decoded")
     if installation is None or installation.app_id != req.jwt_app_id:
         raise ApiError(404, "Not Found")
+    app = emu.world.apps[installation.app_id]
+    granted = app.permissions
+    asked = (req.body or {}).get("permissions")
+    if asked:
+        # "Create an installation access token for an app": `permissions` narrows the token to a subset
+        # of the App's; asking for one the App does not hold is refused with 422. An empty object (what
+        # PyGithub sends when it narrows nothing) leaves the App's own.
+        try:
+            granted = Grant.parse(asked)
+        except (ValueError, AttributeError) as error:
+            raise ApiError(422, f"Invalid permissions: {error}") from None
+        if not granted.within(app.permissions):
+            raise ApiError(422, "The permissions requested are not granted to this installation.")
     token = "ghs_" + secrets.token_hex(18)
     expires = emu.world.now() + timedelta(seconds=emu.token_lifetime)
-    app = emu.world.apps[installation.app_id]
-    emu.register_token(token, f"{app.slug}[bot]", app.id, installation.id, expires)
-    permissions = {"checks": "write", "pull_requests": "write", "contents": "read", "issues": "write"}
+    emu.register_token(token, f"{app.slug}[bot]", app.id, installation.id, expires, permissions=granted)
     return 201, {
         "token": token,
         "expires_at": render.stamp(expires),
-        "permissions": permissions,
+        "permissions": granted.as_json(),
         "repository_selection": "all",
     }
+
+
+@route("GET", "/app")
+def get_app(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "Get the authenticated app" (JWT auth): the App's slug is how its bot is named, `<slug>[bot]`."""
+    if req.jwt_app_id is None:
+        raise ApiError(401, "A JSON web token could not be decoded")
+    return 200, render.app(emu.world, emu.urls, emu.world.apps[req.jwt_app_id])
+
+
+@route("GET", "/user")
+def get_authenticated_user(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "Get the authenticated user": a person's token only (an App's token is refused, see
+    permissions.USER_ROUTES)."""
+    return 200, render.login(emu.world, emu.urls, _actor(req))
 
 
 # --- pull requests -------------------------------------------------------------------------------
@@ -338,8 +371,11 @@ def update_check_run(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     if run is None:
         raise ApiError(404, "Not Found")
     if run.app_id != app_id:
+        # GitHub refuses another app's run with 403 and this message (checks/update: 403 is not in the
+        # OpenAPI responses, but it is what api.github.com answers; the run itself stays readable).
         raise ApiError(
-            403, "Invalid app_id `%d` - check run can only be modified by the GitHub App that created it."
+            403,
+            f"Invalid app_id `{app_id}` - check run can only be modified by the GitHub App that created it.",
         )
     _apply_check(emu, run, req.body or {})
     return 200, render.check_run(emu.world, emu.urls, repo, run)

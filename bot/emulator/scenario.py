@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 from bot.emulator import events
 from bot.emulator.gitobjects import Identity
 from bot.emulator.merges import MergeMethod, write_merge
-from bot.emulator.state import App, Installation, IssueComment, PullRequest, Repo, Review, Team
+from bot.emulator.permissions import Grant, Level, Permission
+from bot.emulator.state import (
+    DEFAULT_APP_PERMISSIONS,
+    App,
+    Installation,
+    IssueComment,
+    PullRequest,
+    Repo,
+    Review,
+    Team,
+)
 
 if TYPE_CHECKING:
     from bot.emulator.server import GitHubEmulator
@@ -91,6 +101,12 @@ class Driver:
         user.type, user.name, user.email = kind, name, email
         return login
 
+    def delete_user(self, login: str) -> None:
+        """The account `login` is deleted: its reviews and comments stay, shown as by `ghost` (REST) or
+        with a null author (GraphQL), as GitHub shows a deleted user's content."""
+        with self.world.lock:
+            self.world.user(login).deleted = True
+
     def add_team(self, org: str, slug: str, members: list[str]) -> None:
         """Create (or reset) the team `@org/slug`; its members become members of `org`, as on GitHub."""
         with self.world.lock:
@@ -128,10 +144,16 @@ class Driver:
         *,
         slug: str = "approvalbot",
         public_key_pem: str | None = None,
+        permissions: Grant = DEFAULT_APP_PERMISSIONS,
     ) -> Installation:
-        """Register a GitHub App and install it on `account` (a user or org owning repositories)."""
+        """Register a GitHub App with `permissions` (by default the README's list) and install it on
+        `account` (a user or org owning repositories)."""
+        if any(p is not Permission.MEMBERS for p, _ in permissions.levels):
+            # "Choosing permissions for a GitHub App": an App with any repository permission has
+            # Metadata read; GitHub sets it back if the registration says "No access".
+            permissions = Grant.of({**dict(permissions.levels), Permission.METADATA: Level.READ})
         with self.world.lock:
-            self.world.apps[app_id] = App(app_id, slug, account, public_key_pem)
+            self.world.apps[app_id] = App(app_id, slug, account, public_key_pem, permissions)
             self.world.user(f"{slug}[bot]", "Bot")
             installation = Installation(installation_id, app_id, account)
             self.world.installations[installation_id] = installation

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +24,12 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response
 
-from bot.emulator import events, graphql, render
+from bot.emulator import events, graphql, permissions, render
 from bot.emulator.faults import WRITE_METHODS, Call, CallLog, Faults
+from bot.emulator.permissions import Grant, workflow_grant
 from bot.emulator.routes import ROUTES, ApiError, Principal, Request, compile_template
 from bot.emulator.scenario import Driver
-from bot.emulator.state import Installation, PullRequest, Repo, World
+from bot.emulator.state import DEFAULT_APP_PERMISSIONS, Installation, PullRequest, Repo, World
 from bot.emulator.webhooks import WebhookSender
 
 _COMPILED = [(method, template, compile_template(template)) for (method, template) in ROUTES]
@@ -43,6 +44,29 @@ class _QuietHandler(WSGIRequestHandler):
 class _Token:
     principal: Principal
     expires_at: datetime | None
+
+
+def _check_permission(method: str, template: str, principal: Principal | None) -> None:
+    """Refuse a call the token's permissions do not cover, as GitHub does: 403 "Resource not accessible
+    by integration", with `X-Accepted-GitHub-Permissions` naming what would serve ("Permissions required
+    for GitHub Apps"; "Troubleshooting the REST API": the header lists the permissions an endpoint
+    accepts). JWT calls (no principal) and personal tokens (no grant) are not limited here."""
+    if principal is None or principal.grant is None or (method, template) in permissions.APP_ROUTES:
+        return
+    if (method, template) in permissions.USER_ROUTES:
+        raise ApiError(403, permissions.FORBIDDEN_MESSAGE)
+    needed = permissions.REST.get((method, template))
+    if needed is None:
+        raise AssertionError(
+            f"{method} {template} has no entry in bot/emulator/permissions.py REST: add the permission "
+            "GitHub's 'Permissions required for GitHub Apps' lists for it"
+        )
+    if not principal.grant.allows(needed):
+        raise ApiError(
+            403,
+            permissions.FORBIDDEN_MESSAGE,
+            headers={permissions.ACCEPTED_HEADER: needed.header()},
+        )
 
 
 class GitHubEmulator:
@@ -116,10 +140,28 @@ class GitHubEmulator:
         app_id: int | None = None,
         installation_id: int | None = None,
         expires_at: datetime | None = None,
+        *,
+        permissions: Grant | None = None,
     ) -> None:
+        """Accept `token` as `login`. With `app_id` it is an App's token and carries `permissions` (by
+        default the App's registration, or the README's list for an App the world does not know);
+        without, it is a personal token, unrestricted by App permissions."""
         kind = "Bot" if app_id is not None else "User"
         self.world.user(login, kind)
-        self._tokens[token] = _Token(Principal(login, app_id, installation_id), expires_at)
+        grant: Grant | None = None
+        if app_id is not None:
+            app = self.world.apps.get(app_id)
+            grant = permissions or (app.permissions if app else DEFAULT_APP_PERMISSIONS)
+        principal = Principal(login, app_id, installation_id, grant)
+        self._tokens[token] = _Token(principal, expires_at)
+
+    def register_workflow_token(
+        self, token: str, block: Mapping[str, str], *, app_id: int, installation_id: int | None = None
+    ) -> None:
+        """A workflow job's GITHUB_TOKEN: it acts as `github-actions[bot]` (the App `app_id`) with the
+        job's `permissions:` block, which can never include organization Members."""
+        grant = workflow_grant(block)
+        self.register_token(token, "github-actions[bot]", app_id, installation_id, permissions=grant)
 
     def token_for(self, login: str, app_id: int | None = None) -> str:
         """A personal (or, with app_id, an Actions-style app) token acting as `login`."""
@@ -212,6 +254,7 @@ class GitHubEmulator:
                     headers["Link"] = ", ".join(req.link)
         except ApiError as error:
             status, body = error.status, error.body
+            headers.update(error.headers)
         self.calls.record(Call(route, write, status, body, full_path))
         text = b"" if body is None else json.dumps(body).encode()
         return Response(text, status=status, headers=headers, content_type="application/json; charset=utf-8")
@@ -221,13 +264,16 @@ class GitHubEmulator:
             if req.principal is None:
                 raise ApiError(401, "This endpoint requires you to be authenticated.")
             body = req.body or {}
-            ctx = graphql.Context(self.world, self.urls, req.principal.login, self._graphql_truncation)
+            ctx = graphql.Context(
+                self.world, self.urls, req.principal.login, self._graphql_truncation, req.principal.grant
+            )
             result = graphql.execute(ctx, body.get("query", ""), body.get("variables"))
             for change in ctx.mutated:
                 self.driver.after_draft_mutation(change, req.principal.login)
             return 200, result
         if req.principal is None and req.jwt_app_id is None:
             raise ApiError(401, "Requires authentication")
+        _check_permission(method, template, req.principal)
         return ROUTES[(method, template)](self, req)
 
     def _graphql_truncation(self, connection: str) -> int | None:

@@ -13,6 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.emulator.gitobjects import Commit, Identity, blob_sha, make_commit
+from bot.emulator.permissions import Grant, Level, Permission, grant
+
+# The App registration the emulator assumes unless a test says otherwise: exactly what the README's
+# "As a GitHub App" section asks for (tests/e2e/test_permissions.py holds the two equal), so every test
+# that installs an App runs within the permissions a real installation would have.
+DEFAULT_APP_PERMISSIONS: Grant = grant(
+    [
+        (Permission.CHECKS, Level.WRITE),
+        (Permission.CONTENTS, Level.WRITE),
+        (Permission.PULL_REQUESTS, Level.WRITE),
+        (Permission.METADATA, Level.READ),
+        (Permission.MEMBERS, Level.READ),
+    ]
+)
 
 
 def node_id(kind: str, number: int) -> str:
@@ -35,6 +49,7 @@ class User:
     login: str
     id: int
     type: str = "User"  # "User", "Bot" or "Organization"
+    deleted: bool = False  # a deleted account: GitHub shows its content as by "ghost" (null in GraphQL)
     name: str | None = None
     email: str | None = None
 
@@ -53,6 +68,8 @@ class App:
     slug: str
     owner: str
     public_key_pem: str | None = None  # when set, JWTs must verify against it (RS256)
+    # The permissions the App was registered with; its installation tokens carry these (or fewer).
+    permissions: Grant = DEFAULT_APP_PERMISSIONS
 
 
 @dataclass

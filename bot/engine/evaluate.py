@@ -68,14 +68,13 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     rules = governing_rules(services, ref.repo, snapshot.config)
     config, config_problems = parse_repo_config(rules.content)
     if snapshot.incomplete:
-        writer.publish_check(
-            pull.head_sha,
-            failure_output(
-                "GitHub could not be read in full",
-                f"approvalbot could not read everything it needs, so it cannot approve: "
-                f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
-            ),
+        output = failure_output(
+            "GitHub could not be read in full",
+            f"approvalbot could not read everything it needs, so it cannot approve: "
+            f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
         )
+        log.error("%s: cannot judge the pull request: %s", ref, snapshot.incomplete)
+        _attempt(f"{ref}", lambda: writer.publish_check(pull.head_sha, output))
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
     plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
@@ -252,6 +251,17 @@ def _publish(
     attempt(lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments))
     attempt(lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
     return failed
+
+
+def _attempt(where: str, write: Callable[[], object]) -> bool:
+    """Run one write; a refusal is logged as one plain line (what, and which permission GitHub says it
+    needs), never a traceback. False when it was refused."""
+    try:
+        write()
+        return True
+    except GitHubWriteError as error:
+        log.error("%s: %s", where, error)
+        return False
 
 
 # --- what the verdict sets off -----------------------------------------------------------------------------

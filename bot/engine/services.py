@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from github import Github
+from github import Auth, Github, GithubException, GithubIntegration
 
-from bot.adapters.github.client import DEFAULT_BASE_URL, ClientSettings, app_client, token_client
+from bot.adapters.github.client import (
+    DEFAULT_BASE_URL,
+    ClientSettings,
+    app_client,
+    read_private_key,
+    token_client,
+)
 from bot.adapters.github.source import PullRequestSource
 from bot.adapters.github.writer import PullRequestWriter
 from bot.adapters.store import Store
@@ -24,6 +30,8 @@ from bot.adapters.targets import TargetPublisher
 from bot.core.notifications import Notifier
 
 log = logging.getLogger("approvalbot.engine")
+
+ACTIONS_LOGIN = "github-actions[bot]"  # who a workflow's GITHUB_TOKEN acts as
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,18 @@ class TokenAccess:
     def client(self, installation: int | None) -> Github:
         return self._gh
 
+    def login(self, installation: int | None = None) -> str:
+        """Who the token acts as: a person's token says (`GET /user`); a workflow's GITHUB_TOKEN may not
+        ask (GitHub refuses `GET /user` to integrations: 403), and it always acts as
+        `github-actions[bot]` ("Automatic token authentication")."""
+        try:
+            _, data = self._gh.requester.requestJsonAndCheck("GET", "/user")
+        except GithubException as error:
+            if error.status in (401, 403):
+                return ACTIONS_LOGIN
+            raise
+        return str(data["login"])
+
 
 class AppAccess:
     """GitHub App auth: one client per installation, each renewing its installation token itself."""
@@ -63,6 +83,15 @@ class AppAccess:
         self.base_url = (settings or ClientSettings()).base_url
         self._clients: dict[int, Github] = {}
         self._lock = threading.Lock()
+
+    def login(self, installation: int | None = None) -> str:
+        """The App's bot login, `<slug>[bot]`, from "Get the authenticated app" (`GET /app`, JWT)."""
+        integration = GithubIntegration(
+            auth=Auth.AppAuth(self.app_id, read_private_key(self._key)),
+            base_url=self.base_url,
+            retry=(self._settings or ClientSettings()).retry.build(),
+        )
+        return f"{integration.get_app().slug}[bot]"
 
     def client(self, installation: int | None) -> Github:
         if installation is None:
@@ -123,7 +152,29 @@ class Services:
 
     def writer(self, ref: PullRef | str, installation: int | None = None) -> PullRequestWriter:
         repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)
-        return PullRequestWriter(self.github.client(inst), repo, app_id=self.app_id, login=self.bot_login)
+        client = self.github.client(inst)
+        if self.app_id is not None:
+            return PullRequestWriter(client, repo, app_id=self.app_id, login=self.own_login(inst))
+
+        # Token mode: every workflow job's token is the same app, so our check runs are those we recorded.
+        def key(run_id: int) -> str:
+            return f"check-run:{repo}:{run_id}"
+
+        return PullRequestWriter(
+            client,
+            repo,
+            login=self.own_login(inst),
+            owns=lambda run_id: self.store.claimed(key(run_id)),
+            remember=lambda run_id: bool(self.store.claim_notification(key(run_id))),
+        )
+
+    def own_login(self, installation: int | None = None) -> str | None:
+        """Our login on GitHub (only our own comments are edited), learnt once from the access (App:
+        `GET /app` → `<slug>[bot]`; token: the token's user, or `github-actions[bot]`) unless set."""
+        if self.bot_login is None:
+            learn = getattr(self.github, "login", None)
+            self.bot_login = learn(installation) if callable(learn) else None
+        return self.bot_login
 
     def reevaluate(self, ref: PullRef) -> None:
         if self.requeue is not None:

@@ -10,7 +10,8 @@
 What it builds (one per test; the emulator fixture validates every answer and webhook at teardown):
 
 - the repository `acme/experiments` seeded with the sample config repo (`bot/data/experiments.example`),
-  the team `@acme/growth-leads`, and the App (`APP_ID`, `INSTALLATION`) installed on `acme`;
+  the team `@acme/growth-leads`, and the App (`APP_ID`, `INSTALLATION`) installed on `acme`, registered
+  with `permissions` (by default the README's list: its tokens can do exactly that);
 - a `Store` on a temporary SQLite file, and `Services` reaching the emulator with `AppAccess` (a real
   RSA key: the emulator verifies the App's JWTs) or `TokenAccess` (`auth="token"`), throttles at 0 and
   small quick retries;
@@ -54,8 +55,9 @@ from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS
 from bot.core.model import PendingState
 from bot.emulator import GitHubEmulator, sign
 from bot.emulator.keys import app_key_pair
+from bot.emulator.permissions import Grant
 from bot.emulator.scenario import FileEdits, Person
-from bot.emulator.state import CheckRun, Label, PullRequest
+from bot.emulator.state import DEFAULT_APP_PERMISSIONS, CheckRun, Label, PullRequest
 from bot.engine.services import AppAccess, Services, TokenAccess
 from bot.sandbox import people_of, sample_files
 from bot.settings import Settings
@@ -106,6 +108,7 @@ class BotWorld:
         transport: str = "client",
         files: Mapping[str, bytes | str] | None = None,
         workers: int = 2,
+        permissions: Grant = DEFAULT_APP_PERMISSIONS,
     ) -> BotWorld:
         from bot.server import create_server_app  # imports the engine; kept out of collection time
 
@@ -116,7 +119,7 @@ class BotWorld:
         # Everyone the rules name is in the organization, so GitHub lets them be asked to review.
         driver.add_members(ORG, *sorted(people_of(content)))
         private, public = app_key_pair()
-        driver.install_app(APP_ID, INSTALLATION, ORG, public_key_pem=public)
+        driver.install_app(APP_ID, INSTALLATION, ORG, public_key_pem=public, permissions=permissions)
         _create_labels(emulator)
         client = github_settings(emulator.base_url)
         if auth == "app":
@@ -288,6 +291,18 @@ class BotWorld:
 
     def requested(self, pr: int) -> set[str]:
         return set(self.pull(pr).requested_reviewers)
+
+    def refusals(self) -> list[str]:
+        """Every call the emulator refused for a permission: REST 403s and GraphQL FORBIDDEN errors."""
+        out = []
+        for call in self.emulator.calls.calls:
+            body = call.body if isinstance(call.body, dict) else {}
+            if call.status == 403 and body.get("message") == "Resource not accessible by integration":
+                out.append(call.route)
+            for error in body.get("errors") or ():
+                if isinstance(error, dict) and error.get("type") == "FORBIDDEN":
+                    out.append(f"{call.route} {'.'.join(map(str, error.get('path', ())))}")
+        return out
 
 
 def world_fixture(

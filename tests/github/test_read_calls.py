@@ -73,12 +73,12 @@ def test_a_base_that_moves_during_the_read_is_listed_again(emulator, setup):  # 
     graphql = source._graphql
     moved: list[str] = []
 
-    def push_first(query, variables, **options):  # type: ignore[no-untyped-def]
+    def push_first(query, variables, problems=None, **options):  # type: ignore[no-untyped-def]
         if not moved:
             moved.append(
                 emulator.driver.push(REPO, "main", {"web/late.yaml": "kind: remote_config\n"}, author="bob")
             )
-        return graphql(query, variables, **options)
+        return graphql(query, variables, problems, **options)
 
     source._graphql = push_first  # type: ignore[method-assign]
     emulator.calls.reset()

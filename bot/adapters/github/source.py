@@ -347,10 +347,19 @@ class PullRequestSource:
         return data
 
     def _graphql(
-        self, query: str, variables: Mapping[str, Any], *, may_miss: AbstractSet[str] = frozenset()
+        self,
+        query: str,
+        variables: Mapping[str, Any],
+        problems: list[str] | None = None,
+        *,
+        may_miss: AbstractSet[str] = frozenset(),
     ) -> Any:
-        """The query's `data`. An error fails the read, except NOT_FOUND under a top-level alias in
-        `may_miss`: that field is null (GitHub answers the rest of the query) and the caller decides."""
+        """The query's data. A field GitHub refuses for a permission (a FORBIDDEN error beside null
+        data) is a problem saying which permission is missing when `problems` is given (the read is
+        then incomplete, never approvable), else it fails the read. NOT_FOUND under a top-level alias in
+        `may_miss` leaves that field null for the caller to judge. Any other error fails the read."""
+        # Not PyGithub's graphql_query: it raises on any `errors` entry, and GitHub's refusals and
+        # misses come with the rest of the answer (partial data).
         url = self._gh.requester.graphql_url
         try:
             _, data = self._gh.requester.requestJsonAndCheck(
@@ -361,9 +370,15 @@ class PullRequestSource:
                 f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
             ) from error
         errors = [e for e in data.get("errors") or () if not _missing_under(e, may_miss)]
-        if errors or data.get("data") is None:
-            said = "; ".join(str(e.get("message", e)) for e in errors) or "no data"
+        refused = [_refusal(e) for e in errors if e.get("type") == "FORBIDDEN"]
+        others = [e for e in errors if e.get("type") != "FORBIDDEN"]
+        if others or data.get("data") is None:
+            said = "; ".join(str(e.get("message", e)) for e in others or errors) or "no data"
             raise GitHubReadError(f"GitHub GraphQL query on {self.full_name} failed: {said}")
+        if refused and problems is None:
+            raise GitHubReadError(f"GitHub GraphQL query on {self.full_name}: " + "; ".join(refused))
+        if problems is not None:
+            problems.extend(refused)
         return data["data"]
 
     def _tree(self, sha: str, problems: list[str]) -> dict[str, _Entry]:
@@ -396,7 +411,11 @@ class PullRequestSource:
         # A team of an organization that does not exist (or of a user) is NOT_FOUND: it resolves to
         # nobody, as an unknown team does, and must not make the PR unreadable (or no PR could fix it).
         aliases = {f"t{i}" for i in range(len(teams))}
-        data = self._graphql(query + " }", {}, may_miss=aliases)
+        before = len(problems)
+        data = self._graphql(query + " }", {}, problems, may_miss=aliases)
+        for at in range(before, len(problems)):  # say which team, not which alias
+            for i, (org, slug) in enumerate(teams):
+                problems[at] = problems[at].replace(f"read t{i}.team ", f"read the members of @{org}/{slug} ")
         blobs = _blobs(data.get("repository"), sorted(shas), problems)
         blobs |= _blobs(data.get("repository"), sorted(speculative - shas), [])
         return blobs, _members(data, teams, problems, warnings if warnings is not None else [])
@@ -448,7 +467,11 @@ class PullRequestSource:
                 "head": head_sha,
                 "check": CHECK_NAME,
             },
+            problems,
         )["repository"]
+        if facts_data is None or facts_data.get("pullRequest") is None:
+            # Refused outright (a permission the token lacks): nothing to judge, say why.
+            raise GitHubReadError(f"{self.full_name}#{number}: " + ("; ".join(problems) or "not found"))
         ref = facts_data.get("ref")
         if ref is None:
             raise GitHubReadError(f"{self.full_name}: base branch {base_ref!r} does not exist")
@@ -814,6 +837,30 @@ def _check_runs(commit: Mapping[str, Any] | None) -> tuple[CheckRunRecord, ...] 
             for run in runs["nodes"]
         ]
     return tuple(sorted(out, key=lambda r: -r.id))  # newest first, as REST lists them
+
+
+# What each field GraphQL may refuse needs: the same permission as the REST endpoint for that data.
+_FIELD_PERMISSIONS = {
+    "team": "the organization permission Members: read (to resolve @org/team roles; a workflow's "
+    "GITHUB_TOKEN never has it: give the Action a GitHub App token with it)",
+    "checkSuites": "Checks: read",
+    "pullRequest": "Pull requests: read",
+    "comments": "Pull requests: read",
+    "object": "Contents: read",
+    "ref": "Contents: read",
+    "defaultBranchRef": "Contents: read",
+}
+
+
+def _refusal(error: Mapping[str, Any]) -> str:
+    """A FORBIDDEN GraphQL error as a sentence naming what was refused and the permission it needs."""
+    path = [str(p) for p in error.get("path") or ()]
+    field = next((p for p in reversed(path) if p in _FIELD_PERMISSIONS), None)
+    needs = _FIELD_PERMISSIONS[field] if field else "a permission the token lacks"
+    return (
+        f"GitHub refused to read {'.'.join(path) or 'a field'} ({error.get('message', 'forbidden')}): "
+        f"the token needs {needs}"
+    )
 
 
 def _q(text: str) -> str:

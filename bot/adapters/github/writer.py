@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -169,15 +169,35 @@ def _cap(text: str) -> str:
 
 class PullRequestWriter:
     def __init__(
-        self, gh: Github, full_name: str, *, app_id: int | None = None, login: str | None = None
+        self,
+        gh: Github,
+        full_name: str,
+        *,
+        app_id: int | None = None,
+        login: str | None = None,
+        owns: Callable[[int], bool] | None = None,
+        remember: Callable[[int], object] | None = None,
     ) -> None:
-        """`app_id`: only check runs of this app are ours (the check is only trusted from this app).
-        `login`: our own login (e.g. `approvalbot[bot]`); only its marker comment is ours to edit."""
+        """Which check run and comment are ours (any app, and any workflow job, may post a check named
+        `approvalbot`, and anyone may write our marker in a comment):
+
+        `app_id`: in App mode, only check runs of this app are ours (`check_run.app.id`; only our App's
+        tokens can create them). `owns` / `remember`: in Action mode every job's GITHUB_TOKEN is the same
+        `github-actions` app, so a run is ours only if we recorded its id when we created it (`remember`
+        records, `owns` asks). `login`: our own login (e.g. `approvalbot[bot]`); only its marker comment
+        is ours to edit."""
         self._gh = gh
         self.full_name = full_name
         self.app_id = app_id
         self.login = login
+        self._owns = owns
+        self._remember = remember
         self._repo = gh.get_repo(full_name)
+
+    def _ours(self, run: CheckRunRecord) -> bool:
+        if self.app_id is not None:
+            return run.app_id == self.app_id
+        return self._owns is None or self._owns(run.id)
 
     def _fail(self, what: str, error: Exception) -> GitHubWriteError:
         return GitHubWriteError(f"{self.full_name}: {what} failed: GitHub answered {_describe(error)}")
@@ -194,7 +214,7 @@ class PullRequestWriter:
         try:
             runs = self._check_runs(head_sha) if existing is None else existing
             # Another app may post a check of the same name; only our app's run is trusted or edited.
-            ours = next((r for r in runs if self.app_id is None or r.app_id == self.app_id), None)
+            ours = next((r for r in runs if self._ours(r)), None)
             fingerprint = output.fingerprint()
             if ours is not None and ours.external_id == fingerprint and ours.status == "completed":
                 return False
@@ -228,6 +248,8 @@ class PullRequestWriter:
                     external_id=fingerprint,
                     output=body,
                 ).id
+                if self._remember is not None:
+                    self._remember(run_id)
             for start in range(0, len(rest), MAX_ANNOTATIONS_PER_CALL):
                 chunk = rest[start : start + MAX_ANNOTATIONS_PER_CALL]
                 self._edit_check(run_id, output={**body, "annotations": [a.as_github() for a in chunk]})

@@ -132,6 +132,12 @@ class Store:
             deleted = conn.execute(delete(t.deliveries).where(t.deliveries.c.delivery_id == delivery_id))
             return bool(deleted.rowcount)
 
+    def claimed(self, key: str) -> bool:
+        """Whether `key` is claimed (read only): e.g. a check run approvalbot created itself."""
+        col = t.notifications.c
+        with self._engine.connect() as conn:
+            return conn.execute(select(col.key).where(col.key == key)).first() is not None
+
     def release_notification(self, key: str) -> bool:
         """Delete claim `key` so a later event may send what failed to go out; True when it was held."""
         with self._write() as conn:
