@@ -74,7 +74,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
             f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
         )
         log.error("%s: cannot judge the pull request: %s", ref, snapshot.incomplete)
-        _attempt(f"{ref}", lambda: writer.publish_check(pull.head_sha, output))
+        _Writes(f"{ref}").attempt(lambda: writer.publish_check(pull.head_sha, output))
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
     plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
@@ -219,16 +219,8 @@ def _publish(
     """Show the verdict on the PR. Each write is tried even when another failed, and none stops the
     audit or the notifications: the failures are returned for the caller to raise once those are done."""
     pull = snapshot.pull
-    failed: list[GitHubWriteError] = []
-
-    def attempt(write: Callable[[], object]) -> object:
-        try:
-            return write()
-        except GitHubWriteError as error:
-            log.warning("%s", error)
-            failed.append(error)
-            return None
-
+    writes = _Writes(f"{writer.full_name}#{pull.number}")
+    attempt = writes.attempt
     notes = [f"> **Note:** {snapshot.note}"] if snapshot.note else []
     if rules_note:
         notes.append(f"> **Rules:** {rules_note}")
@@ -250,18 +242,28 @@ def _publish(
     attempt(lambda: writer.publish_check(pull.head_sha, output, snapshot.check_runs))
     attempt(lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments))
     attempt(lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
-    return failed
+    return writes.failed
 
 
-def _attempt(where: str, write: Callable[[], object]) -> bool:
-    """Run one write; a refusal is logged as one plain line (what, and which permission GitHub says it
-    needs), never a traceback. False when it was refused."""
-    try:
-        write()
-        return True
-    except GitHubWriteError as error:
-        log.error("%s: %s", where, error)
-        return False
+class _Writes:
+    """Runs writes one by one: a refusal is logged as one plain line (what, and which permission GitHub
+    says it needs), never a traceback, and kept, so the other writes, the audit and the notifications
+    still happen and the caller can fail the job afterwards for a retry."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.failed: list[GitHubWriteError] = []
+
+    def attempt(self, write: Callable[[], object]) -> object:
+        try:
+            return write()
+        except GitHubWriteError as error:
+            self.refused(error)
+            return None
+
+    def refused(self, error: GitHubWriteError) -> None:
+        log.error("%s: %s", self.where, error)
+        self.failed.append(error)
 
 
 # --- what the verdict sets off -----------------------------------------------------------------------------
@@ -280,20 +282,14 @@ def _act(
     so that the audit and the notifications happen whatever GitHub answered."""
     pull = snapshot.pull
     once = _Once(services, f"{ref}@{pull.head_sha}")
-    failed: list[GitHubWriteError] = []
-
-    def attempt(write: Callable[[], object]) -> None:
-        try:
-            write()
-        except GitHubWriteError as error:
-            log.warning("%s", error)
-            failed.append(error)
+    writes = _Writes(f"{ref}")
+    attempt = writes.attempt
 
     for reply in decision.replies:
         if once.claim(f"reply:{reply.comment_id}:{reply.user}:{reply.text}"):
             attempt(partial(writer.comment, pull.number, f"@{reply.user} {reply.text}"))
     if config is None or pull.draft:
-        return failed
+        return writes.failed
     if decision.state is DecisionState.REJECTED:
         feedback = "\n".join(f"> **{f.user}**: {f.text}" for f in decision.feedback) or "> (no feedback)"
         if once.claim("rejected"):
@@ -320,12 +316,11 @@ def _act(
                     )
                     attempt(lambda: writer.comment(pull.number, text))
             except GitHubWriteError as error:
-                log.warning("%s", error)
-                failed.append(error)
+                writes.refused(error)
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
     _notify(services, ref, snapshot, plan, decision, config)
-    return failed
+    return writes.failed
 
 
 def _notify(
