@@ -53,6 +53,7 @@ class Request:
     principal: Principal | None
     jwt_app_id: int | None = None
     link: list[str] = field(default_factory=list)  # pagination Link header parts, filled by handlers
+    headers: dict[str, str] = field(default_factory=dict)  # more answer headers, filled by handlers
 
 
 Handler = Callable[["GitHubEmulator", Request], tuple[int, Any]]
