@@ -172,6 +172,8 @@ class PullRequest:
     merged_commits: tuple[str, ...] = ()
     # GitHub's test merge of an open PR: (base head, PR head) it was made for → its sha (None: conflicts).
     test_merge: tuple[str, str, str | None] | None = None
+    # The (base head, PR head) GitHub's background job is computing `mergeable` for (merging.computing).
+    mergeability_job: tuple[str, str] | None = None
 
 
 @dataclass

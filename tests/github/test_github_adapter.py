@@ -150,6 +150,7 @@ def _behind_and_conflicting(emulator) -> int:  # type: ignore[no-untyped-def]
 
 def test_a_conflicted_pr_is_judged_on_its_own_files_against_the_base_head(emulator, bot_client):  # type: ignore[no-untyped-def]
     number = _behind_and_conflicting(emulator)
+    emulator.driver.settle_merge(REPO, number)  # GitHub has found the conflict
     emulator.calls.reset()
 
     snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
@@ -168,7 +169,7 @@ def test_a_conflicted_pr_is_judged_on_its_own_files_against_the_base_head(emulat
 def test_while_github_computes_the_test_merge_the_three_way_view_is_used(emulator, bot_client):  # type: ignore[no-untyped-def]
     number = _setup(emulator, 1)
     emulator.driver.push(REPO, "main", {"experiments/other.yaml": _yaml(5)}, author="zoe")
-    emulator.faults.still_merging()
+    emulator.faults.still_merging(times=4)  # longer than the bot asks again
 
     snap = PullRequestSource(bot_client, REPO).read(number, merged=True)
 

@@ -97,6 +97,7 @@ class PullState:
     labels: tuple[str, ...] = ()
     requested_reviewers: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()
+    mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
 
 
 @dataclass(frozen=True)
@@ -206,13 +207,18 @@ class PullRequestSnapshot:
     @property
     def note(self) -> str | None:
         """What a reader of the check should know about how the change was judged, if anything."""
-        if self.view == THREE_WAY_VIEW:
+        if self.view != THREE_WAY_VIEW:
+            return None
+        judged = (
+            f"so it is judged on the files it changes, as they are on its head, against "
+            f"`{self.pull.base_ref}` as it is now."
+        )
+        if self.pull.mergeable is None:
             return (
-                "GitHub has no test merge of this pull request (it conflicts with "
-                f"`{self.pull.base_ref}`, or GitHub is still computing it), so it is judged on the files "
-                f"it changes, as they are on its head, against `{self.pull.base_ref}` as it is now."
+                "GitHub was still computing the test merge of this pull request after the bot asked "
+                f"several times, {judged} Re-run this check once GitHub shows whether it can be merged."
             )
-        return None
+        return f"This pull request conflicts with `{self.pull.base_ref}` (GitHub has no test merge), {judged}"
 
 
 @dataclass(frozen=True)
@@ -355,8 +361,16 @@ query($owner: String!, $name: String!) {
 
 
 class PullRequestSource:
-    def __init__(self, gh: Github, full_name: str, *, max_rate_limit_wait: float = 900.0) -> None:
+    def __init__(
+        self,
+        gh: Github,
+        full_name: str,
+        *,
+        max_rate_limit_wait: float = 900.0,
+        mergeable_waits: Sequence[float] = (0.5, 1.0, 2.0),
+    ) -> None:
         self._gh = gh
+        self.mergeable_waits = tuple(mergeable_waits)
         self.max_rate_limit_wait = max_rate_limit_wait  # seconds: longer, and the read fails for a retry
         self.owner, _, self.name = full_name.partition("/")
         self.full_name = full_name
@@ -468,6 +482,13 @@ class PullRequestSource:
         callers that compare it with another base themselves."""
         problems: list[str] = []
         pull_data = self._rest(f"/pulls/{number}")
+        for wait in self.mergeable_waits if merged else ():
+            if pull_data["state"] != "open" or pull_data.get("mergeable") is not None:
+                break
+            # GitHub is computing the test merge; judging without it would judge another tree than the
+            # one a later evaluation sees, and the verdict could change with no change to the PR.
+            time.sleep(wait)
+            pull_data = self._rest(f"/pulls/{number}")
         head_sha = pull_data["head"]["sha"]
         base_ref = pull_data["base"]["ref"]
         test_merge = _test_merge_candidate(pull_data) if merged else None
@@ -992,6 +1013,7 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         labels=tuple(label["name"] for label in data.get("labels", [])),
         requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
+        mergeable=data.get("mergeable"),
     )
 
 
