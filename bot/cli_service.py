@@ -172,12 +172,15 @@ def run_status(args: argparse.Namespace) -> int:
 
     from bot.settings import Settings
     from bot.startup import existing_store, store_line
-    from bot.status import status_text
+    from bot.status import jobs_text, status_text
 
     settings = Settings.from_env()
     _say(store_line(settings))
     store = existing_store(settings)  # a store that is not there yet is reported, not created empty
     print(status_text(store, args.account, datetime.now(UTC)), end="")
+    jobs = store.jobs()
+    shown = jobs_text(jobs.counts(), jobs.parked())
+    print(f"\n{shown}" if shown else "", end="")
     return EXIT_OK
 
 

@@ -30,9 +30,11 @@ from redis.exceptions import LockError
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from bot.adapters.store.jobs import Backoff
 from bot.ports import Job, JobHandler, JobQueue
 
 if TYPE_CHECKING:
+    from bot.adapters.store import Store
     from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -262,8 +264,17 @@ def run_worker(
     worker.work(burst=burst, logging_level=settings.log_level)
 
 
-def make_queue(settings: Settings, handler: JobHandler) -> JobQueue:
-    """The Redis queue when `REDIS_URL` is set (workers run the handler), else in-process threads."""
+def make_queue(settings: Settings, handler: JobHandler, store: Store | None = None) -> JobQueue:
+    """The Redis queue when `REDIS_URL` is set (workers run the handler); else the durable queue over
+    the store's job table when there is a store; else in-process threads (nothing kept)."""
     if settings.redis_url:
         return RQQueue(settings.redis_url)
+    if store is not None:
+        from bot.workers import StoreQueue
+
+        jobs = settings.jobs
+        backoff = Backoff(base=jobs.retry_base, max_attempts=jobs.attempts)
+        return StoreQueue(
+            store.jobs(backoff), handler, workers=settings.workers, lease=jobs.lease, poll=jobs.poll
+        )
     return ThreadQueue(handler, workers=settings.workers)

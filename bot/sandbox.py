@@ -34,13 +34,17 @@ from bot.emulator.state import CheckRun, IssueComment, PullRequest, Repo
 from bot.engine.reconcile import reconcile
 from bot.engine.services import Services, TokenAccess, utcnow
 from bot.server import create_server_app
-from bot.settings import Settings
+from bot.settings import JobSettings, Settings
 from bot.web import app_state
 
 BOT_LOGIN = "approvalbot[bot]"
 APP_ID = 1
 INSTALLATION = 1
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # the emulator and the server share it, as GitHub and an App do
+
+# The sandbox is one process on loopback: its queue polls and retries at once and gives up soon, so a
+# failing job shows in seconds, not after the production backoff of minutes.
+SANDBOX_JOBS = JobSettings(lease=5.0, poll=0.05, retry_base=0.05, attempts=3)
 
 
 def people_of(files: Mapping[str, bytes | str]) -> frozenset[str]:
@@ -118,7 +122,10 @@ class Sandbox:
             bot_login=BOT_LOGIN,
         )
         settings = Settings(
-            webhook_secret=WEBHOOK_SECRET, database_url=self._database_url, workers=self._workers
+            webhook_secret=WEBHOOK_SECRET,
+            database_url=self._database_url,
+            workers=self._workers,
+            jobs=SANDBOX_JOBS,
         )
         self.app = create_server_app(settings, services=self.services, scheduler=False)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Quiet)

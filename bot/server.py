@@ -60,8 +60,9 @@ class Scheduler:
 
 
 def run_job(services: Services, job: Job) -> None:
-    """Run one job. When it fails, its delivery is forgotten, so GitHub's "Redeliver" (or the next
-    automatic retry) is processed again instead of being answered as a replay."""
+    """Run one job off a queue that keeps no failed job (Redis): when it fails, its delivery is
+    forgotten, so GitHub's "Redeliver" is processed again instead of being answered as a replay. The
+    durable queue keeps and retries failed jobs itself."""
     try:
         handle(services, job)
     except Exception:
@@ -72,6 +73,14 @@ def run_job(services: Services, job: Job) -> None:
 
 def wire_queue(services: Services, settings: Settings) -> JobQueue:
     """The job queue running the handlers; re-evaluations the engine asks for go through it too."""
+    if not settings.redis_url:
+
+        def run(job: Job) -> None:
+            handle(services, job)
+
+        queue = make_queue(settings, run, services.store)
+        services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
+        return queue
     queue = make_queue(settings, lambda job: run_job(services, job))
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
     return queue

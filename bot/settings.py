@@ -25,6 +25,16 @@ SECRET_PATH_URLS = frozenset({"APPROVALBOT_SLACK_WEBHOOK_URL"})  # the path itse
 ALL_ACCOUNTS = "*"  # an API token that may read every account
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    """How the durable job queue runs its jobs (bot.workers.StoreQueue)."""
+
+    lease: float = 60.0  # seconds a worker holds a job without renewing; a dead worker's job waits this long
+    poll: float = 1.0  # seconds between looks for work other processes accepted
+    retry_base: float = 2.0  # a failed job waits about base, 2×base, 4×base… (jittered, capped at 5 min)
+    attempts: int = 8  # then it is parked: kept, logged, shown by `status`, run again by a redelivery
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
 
@@ -52,6 +62,7 @@ class Settings:
     targets: tuple[Target, ...] = ()
     slack_webhook_url: str | None = None  # optional second notification channel
     workers: int = DEFAULT_WORKERS
+    jobs: JobSettings = JobSettings()
     log_level: str = "INFO"
 
     @classmethod
@@ -87,6 +98,7 @@ class Settings:
                 "APPROVALBOT_SLACK_WEBHOOK_URL", get("APPROVALBOT_SLACK_WEBHOOK_URL"), ("https", "http")
             ),
             workers=_workers(get("APPROVALBOT_WORKERS")),
+            jobs=_job_settings(get("APPROVALBOT_JOB_ATTEMPTS"), get("APPROVALBOT_JOB_LEASE")),
             log_level=_log_level(get("APPROVALBOT_LOG_LEVEL")),
         )
 
@@ -326,6 +338,25 @@ def _workers(value: str | None) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 256:
         raise SettingsError(f"APPROVALBOT_WORKERS={value!r} is not a whole number from 1 to 256.")
     return int(value)
+
+
+def _job_settings(attempts: str | None, lease: str | None) -> JobSettings:
+    default = JobSettings()
+    if attempts is not None and (not attempts.isdigit() or not 1 <= int(attempts) <= 100):
+        raise SettingsError(
+            f"APPROVALBOT_JOB_ATTEMPTS={attempts!r} is not a whole number from 1 to 100 (how often a failing "
+            "job runs before it is parked)."
+        )
+    try:
+        seconds = float(lease) if lease is not None else default.lease
+    except ValueError:
+        seconds = -1.0
+    if not 5 <= seconds <= 3600:
+        raise SettingsError(
+            f"APPROVALBOT_JOB_LEASE={lease!r} is not a number of seconds from 5 to 3600 (how long a job "
+            "stays with a worker that stopped renewing it)."
+        )
+    return JobSettings(lease=seconds, attempts=int(attempts) if attempts else default.attempts)
 
 
 def _log_level(value: str | None) -> str:

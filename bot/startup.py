@@ -42,7 +42,10 @@ def queue_line(settings: Settings) -> str:
     if settings.redis_url:
         shown = masked_url(settings.redis_url)
         return f"queue: Redis at {shown} (jobs run in `approvalbot worker` processes)"
-    return f"queue: in this process, {settings.workers} worker threads (no REDIS_URL)"
+    return (
+        f"queue: in the store (kept across restarts), {settings.workers} worker threads in each server "
+        "process (no REDIS_URL)"
+    )
 
 
 def github_line(settings: Settings) -> str:

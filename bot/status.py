@@ -8,11 +8,12 @@ is shown too, with no live state, because "APPROVAL PENDING" is exactly what som
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.adapters.store.jobs import JobCounts
 from bot.core.live import AuditEntry, DriftRecord, LiveRecord, Lock, effective_status
 from bot.core.model import ResourceKey, Status
 
@@ -228,3 +229,21 @@ def _one_line(text: str, width: int = 80) -> str:
 def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def jobs_text(counts: JobCounts, parked: Iterable[Mapping[str, Any]]) -> str:
+    """The job queue's state for `approvalbot status`: empty when nothing waits, runs or is parked."""
+    if not (counts.queued or counts.running or counts.parked):
+        return ""
+    lines = [f"Jobs: {counts.queued} queued, {counts.running} running, {counts.parked} parked"]
+    for job in parked:
+        error = str(job.get("last_error") or "").splitlines()[0:1] or ["no error recorded"]
+        lines.append(
+            f"  parked: delivery {job['delivery_id'] or '-'} ({job['event']}, {job['key']}) after "
+            f"{job['attempts']} attempts: {error[0]}"
+        )
+    if counts.parked:
+        lines.append(
+            "  A parked job runs again when GitHub redelivers its delivery (the App's Advanced tab)."
+        )
+    return "\n".join(lines) + "\n"

@@ -203,3 +203,25 @@ def test_drift_accounts_come_from_the_detail() -> None:
 def test_times_are_rfc3339_utc() -> None:
     assert rfc3339(datetime(2030, 1, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))) == "2030-01-01T12:00:00Z"
     assert rfc3339(datetime(2030, 1, 1, 12, 0)) == "2030-01-01T12:00:00Z"
+
+
+def test_the_job_queue_shows_only_when_something_waits_runs_or_is_parked() -> None:
+    from bot.adapters.store.jobs import JobCounts
+    from bot.status import jobs_text
+
+    assert jobs_text(JobCounts(0, 0, 0, None), []) == ""
+    parked = [
+        {
+            "delivery_id": "d-9",
+            "event": "push",
+            "key": "acme/config",
+            "attempts": 8,
+            "last_error": "GitHubReadError: 502\nmore",
+        }
+    ]
+    text = jobs_text(JobCounts(2, 1, 1, None), parked)
+    assert text.splitlines() == [
+        "Jobs: 2 queued, 1 running, 1 parked",
+        "  parked: delivery d-9 (push, acme/config) after 8 attempts: GitHubReadError: 502",
+        "  A parked job runs again when GitHub redelivers its delivery (the App's Advanced tab).",
+    ]

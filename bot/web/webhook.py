@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from bot.adapters.store.jobs import Accepted
 from bot.adapters.targets import verify_signature
 from bot.ports import DeliveryLog, Job, JobQueue
 
@@ -40,6 +41,16 @@ MISSING_HEADERS = (
 )
 NOT_JSON = "the body is not a JSON object: configure the webhook with content type application/json"
 REPLAYED = "delivery already received; nothing done"
+PENDING = "delivery already received; its work is queued and will run"
+REQUEUED = "delivery already received; its work had been parked after failing and is queued again"
+# GitHub's delivery ids are GUIDs (36 characters) and its event names short words; the store keeps
+# 200 and 100 characters: a longer value is no GitHub delivery, and is refused before it reaches it.
+MAX_DELIVERY_CHARS = 200
+MAX_EVENT_CHARS = 100
+BAD_HEADERS = (
+    f"{DELIVERY_HEADER} over {MAX_DELIVERY_CHARS} or {EVENT_HEADER} over {MAX_EVENT_CHARS} characters: "
+    "GitHub never sends such values"
+)
 QUEUE_DOWN = "the job queue is unavailable; retry the delivery later"
 
 
@@ -50,6 +61,13 @@ class WebhookState:
     secret: str
     queue: JobQueue
     deliveries: DeliveryLog
+
+
+@runtime_checkable
+class DurableQueue(Protocol):
+    """A queue that records the delivery with its job in one transaction (bot.workers.StoreQueue)."""
+
+    def accept(self, job: Job) -> Accepted: ...
 
 
 @runtime_checkable
@@ -130,6 +148,10 @@ def receive() -> tuple[Response, int]:
         return _outcome(401, BAD_SIGNATURE, event, delivery, "bad signature")
     if not event or not delivery:
         return _outcome(400, MISSING_HEADERS, event, delivery, "missing headers")
+    if len(delivery) > MAX_DELIVERY_CHARS or len(event) > MAX_EVENT_CHARS:
+        return _outcome(
+            400, BAD_HEADERS, event[:MAX_EVENT_CHARS], delivery[:MAX_DELIVERY_CHARS], "bad headers"
+        )
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -139,9 +161,11 @@ def receive() -> tuple[Response, int]:
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
     if event == "ping":
         return _outcome(200, "pong", event, delivery, "pong", action)
+    job = Job(key=job_key(event, payload), event=event, delivery_id=delivery, payload=payload)
+    if isinstance(state.queue, DurableQueue):
+        return _accept(state.queue, job, action)
     if not state.deliveries.record_delivery(delivery, event):
         return _outcome(200, REPLAYED, event, delivery, "replay ignored", action)
-    job = Job(key=job_key(event, payload), event=event, delivery_id=delivery, payload=payload)
     try:
         state.queue.submit(job)
     except Exception:
@@ -150,6 +174,21 @@ def receive() -> tuple[Response, int]:
             state.deliveries.forget_delivery(delivery)  # so GitHub's redelivery is not taken for a replay
         return _outcome(503, QUEUE_DOWN, event, delivery, "queue unavailable", action)
     return _outcome(202, "queued", event, delivery, f"queued as {job.key}", action, key=job.key)
+
+
+def _accept(queue: DurableQueue, job: Job, action: str | None) -> tuple[Response, int]:
+    """The durable path: once `accept` returns, the job survives a crash, so 202 is a promise."""
+    event, delivery = job.event, job.delivery_id
+    try:
+        accepted = queue.accept(job)
+    except Exception:
+        log.exception("delivery %s: cannot record the job", delivery)
+        return _outcome(503, QUEUE_DOWN, event, delivery, "queue unavailable", action)
+    if accepted is Accepted.DONE:
+        return _outcome(200, REPLAYED, event, delivery, "replay ignored", action)
+    message = {Accepted.PENDING: PENDING, Accepted.REQUEUED: REQUEUED}.get(accepted, "queued")
+    outcome = f"{accepted.value} as {job.key}"
+    return _outcome(202, message, event, delivery, outcome, action, key=job.key)
 
 
 def _outcome(

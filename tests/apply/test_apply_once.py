@@ -21,7 +21,7 @@ from bot.core.live import LiveChange
 from bot.core.model import Status
 from bot.emulator.webhooks import Delivery
 from bot.engine.reconcile import reconcile
-from bot.sandbox import Sandbox
+from bot.sandbox import SANDBOX_JOBS, Sandbox
 
 
 def _merge_deliveries(box: Sandbox, number: int) -> tuple[Delivery, Delivery]:
@@ -109,8 +109,10 @@ def _crash_the_merge(box: Sandbox) -> tuple[str, _CrashAfterFirst, dict[object, 
     crash = _CrashAfterFirst()
     wrap_apply_merge(box, crash)
     sha = merge(box, number)
-    # Both the closed and the push events tried, and both crashed after the first resource.
-    assert crash.crashes == 2
+    # Both the closed and the push events tried, as often as the queue runs a failing job, and
+    # crashed after the first resource every time; both jobs are parked, not dropped.
+    assert crash.crashes == 2 * SANDBOX_JOBS.attempts
+    assert box.store.jobs().counts().parked == 2
     assert snapshot(box) == before, "a crash mid-merge must leave nothing half applied"
     assert not box.store.is_applied(sha)
     assert not [e for e in box.store.audit_log(limit=1000) if e.commit_sha == sha]
@@ -136,6 +138,23 @@ def test_a_crash_mid_merge_applies_nothing_then_a_new_event_applies_it_once(box:
     box.emulator.webhooks.send("push", push.payload)
     box.drain()
     _assert_applied_once(box, sha, before)
+
+
+def test_a_crash_mid_merge_that_passes_is_healed_by_the_queues_retry(box: Sandbox) -> None:
+    number = _open_approved(box)
+    before = snapshot(box)
+    crashes: list[str] = []
+
+    def crash_once(change: LiveChange) -> None:  # a fault that passes: a database restart, a 502
+        if not crashes:
+            crashes.append(str(change.key))
+            raise RuntimeError(f"injected crash after writing {change.key}")
+
+    wrap_apply_merge(box, crash_once)
+    sha = merge(box, number)  # no new event, no redelivery, no reconcile: the queue retries the job
+    assert len(crashes) == 1
+    _assert_applied_once(box, sha, before)
+    assert box.store.jobs().counts().parked == 0
 
 
 def test_a_crash_mid_merge_is_caught_up_by_reconcile_once(box: Sandbox) -> None:

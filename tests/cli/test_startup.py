@@ -251,7 +251,8 @@ def test_serve_says_which_store_queue_and_github_it_uses(user: User) -> None:
         lines = log.read_text().splitlines()[:4]
     assert lines == [
         f"approvalbot: store: sqlite:///{user.default_store} (the default; set DATABASE_URL to use another)",
-        "approvalbot: queue: in this process, 3 worker threads (no REDIS_URL)",
+        "approvalbot: queue: in the store (kept across restarts), 3 worker threads in each server process "
+        "(no REDIS_URL)",
         f"approvalbot: GitHub: https://api.github.com as GitHub App {APP_ID}",
         f"approvalbot: serving webhooks on http://127.0.0.1:{port}/webhook",
     ]

@@ -59,7 +59,7 @@ from bot.emulator.permissions import Grant
 from bot.emulator.scenario import FileEdits, Person
 from bot.emulator.state import DEFAULT_APP_PERMISSIONS, CheckRun, Label, PullRequest
 from bot.engine.services import AppAccess, Services, TokenAccess
-from bot.sandbox import people_of, sample_files
+from bot.sandbox import SANDBOX_JOBS, people_of, sample_files
 from bot.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "data" / "experiments.example"
@@ -132,7 +132,7 @@ class BotWorld:
         database = f"sqlite:///{tmp_path / 'approvalbot.db'}"
         store = Store.from_url(database)
         services = Services(github=github, store=store, app_id=APP_ID, bot_login=BOT_LOGIN)
-        settings = Settings(webhook_secret=SECRET, database_url=database, workers=workers)
+        settings = Settings(webhook_secret=SECRET, database_url=database, workers=workers, jobs=SANDBOX_JOBS)
         app = create_server_app(settings, services=services, scheduler=False)
         world = cls(emulator, services, app, store)
         emulator.webhooks.secret = SECRET

@@ -26,7 +26,7 @@ from bot.core.model import Kind, ResourceKey, Status
 from bot.engine.merge import Outcome, apply_commit
 from bot.engine.reconcile import reconcile
 from bot.engine.toggle import REVERTED
-from bot.sandbox import sample_files
+from bot.sandbox import SANDBOX_JOBS, sample_files
 
 ADMIN = "alice-admin"  # admin of both accounts: a config change needs her
 CONFIG_AUTHOR = "grace-mobile-lead"
@@ -260,7 +260,7 @@ def test_the_direct_push_is_named_in_the_check_and_an_approved_fix_restores_the_
     assert world.mails("workflow_enabled") == []
 
 
-def test_a_toggle_whose_follow_up_failed_is_finished_by_reconcile(
+def test_a_toggle_whose_follow_up_failed_once_is_finished_by_the_queues_retry(
     world: MailWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     box = world.box
@@ -275,11 +275,39 @@ def test_a_toggle_whose_follow_up_failed_is_finished_by_reconcile(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(toggle_module, "_revert_requests", fail_once)
-    _, sha = _merge_toggle(world, enabled=False)
+    _merge_toggle(world, enabled=False)
 
     assert failures == ["failed"]
+    assert box.store.pending_toggles(box.repo) == []
+    for number in (web, mobile):
+        assert box.pull(number).draft
+        assert len([c for c in box.comments(number) if REVERT_HEADLINE in c.body]) == 1
+    assert len(world.recipients("workflow_disabled")) == 2
+
+
+def test_a_toggle_whose_follow_up_failed_is_finished_by_reconcile(
+    world: MailWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = world.box
+    web, mobile = _pending_pair(world)
+    real = toggle_module._revert_requests
+    failures: list[str] = []
+    broken = [True]
+
+    def fail_while_broken(*args: object, **kwargs: object) -> list[int]:
+        if broken[0]:
+            failures.append("failed")
+            raise RuntimeError("GitHub went away mid-toggle")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(toggle_module, "_revert_requests", fail_while_broken)
+    _, sha = _merge_toggle(world, enabled=False)
+
+    # The queue ran the job as often as it runs a failing one, then parked it.
+    assert len(failures) >= SANDBOX_JOBS.attempts and box.store.jobs().counts().parked >= 1
     assert [p.commit_sha for p in box.store.pending_toggles(box.repo)] == [sha]
     assert not box.pull(web).draft and world.mails("workflow_disabled") == []
+    broken[0] = False
 
     result = reconcile(box.services, box.repo)
 
@@ -303,17 +331,20 @@ def test_a_replayed_apply_finishes_a_toggle_whose_emails_failed(
     web, _ = _pending_pair(world)
     real = toggle_module.send_notifications
     failures: list[str] = []
+    broken = [True]
 
-    def fail_once(*args: object, **kwargs: object) -> None:
-        if not failures:
+    def fail_while_broken(*args: object, **kwargs: object) -> None:
+        if broken[0]:
             failures.append("failed")
             raise ConnectionError("SMTP server unreachable")
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(toggle_module, "send_notifications", fail_once)
+    monkeypatch.setattr(toggle_module, "send_notifications", fail_while_broken)
     _, sha = _merge_toggle(world, enabled=False)
-    assert failures == ["failed"] and world.mails("workflow_disabled") == []
+    # The queue's retries met the same outage; the job is parked.
+    assert failures and world.mails("workflow_disabled") == []
     assert box.pull(web).draft  # the reverts went through before the emails failed
+    broken[0] = False
 
     result = apply_commit(box.services, box.repo, sha)
 

@@ -9,13 +9,16 @@ PostgreSQL: psycopg 3, a small pool with pre-ping so a restarted server costs on
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option a write transaction sets so the SQLite "begin" hook takes the write lock at once.
@@ -107,3 +110,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: Connection) -> None:
     write = connection.get_execution_options().get(WRITE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def dialect_insert(conn: Connection) -> Callable[[Any], Insert]:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert  # type: ignore[no-any-return]
+
+
+def insert_if_absent(
+    conn: Connection, table: Any, values: Mapping[str, Any], conflict: Sequence[str] | None = None
+) -> bool:
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
+    elements = list(conflict or [c.name for c in table.primary_key.columns])
+    statement = dialect_insert(conn)(table).values(**values).on_conflict_do_nothing(index_elements=elements)  # type: ignore[attr-defined]
+    return conn.execute(statement.returning(table.c[elements[0]])).first() is not None

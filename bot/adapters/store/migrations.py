@@ -103,6 +103,10 @@ def _v7_drift_resolution(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE drift ADD COLUMN {name} {kind}"))
 
 
+def _v8_jobs(conn: Connection) -> None:
+    t.jobs.create(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
@@ -111,6 +115,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v5_locks_per_repository,
     _v6_target_outbox,
     _v7_drift_resolution,
+    _v8_jobs,
 )
 LATEST = len(MIGRATIONS)
 

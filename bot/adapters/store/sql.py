@@ -29,10 +29,13 @@ from bot.adapters.store import tables as t
 from bot.adapters.store.database import (
     WRITE,
     StoreError,
+    dialect_insert,
+    insert_if_absent,
     is_sqlite,
     make_engine,
     normalise_url,
 )
+from bot.adapters.store.jobs import Backoff, JobStore, utcnow
 from bot.adapters.store.migrations import migrate
 from bot.core.live import (
     ApprovedConfig,
@@ -92,6 +95,11 @@ class Store:
     def engine(self) -> Engine:
         return self._engine
 
+    def jobs(self, backoff: Backoff | None = None, clock: Clock | None = None) -> JobStore:
+        """The job table (the durable queue's), writing through this store's writer. Its clock is the
+        machine's unless given (leases are about processes, not about the store's notion of now)."""
+        return JobStore(self._engine, self._write, clock=clock or utcnow, backoff=backoff or Backoff())
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -123,7 +131,7 @@ class Store:
     def claim_notification(self, key: str) -> bool:
         """True the first time `key` is claimed: the caller sends the email; False: already sent."""
         with self._write() as conn:
-            return _insert_if_absent(conn, t.notifications, {"key": key, "claimed_at": self._clock()})
+            return insert_if_absent(conn, t.notifications, {"key": key, "claimed_at": self._clock()})
 
     def forget_delivery(self, delivery_id: str) -> bool:
         """Delete the record of webhook `delivery_id` so a redelivery is processed again (its job
@@ -173,7 +181,7 @@ class Store:
                 "pusher": pusher,
                 "first_seen_at": seen_at,
             }
-            if not _insert_if_absent(conn, ph, row) and pusher is not None:
+            if not insert_if_absent(conn, ph, row) and pusher is not None:
                 conn.execute(update(ph).where(where, ph.c.pusher.is_(None)).values(pusher=pusher))
             stored = conn.execute(select(ph).where(where)).one()
         return _pull_head(stored)
@@ -213,7 +221,7 @@ class Store:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(merge_sha)})
             row = {"merge_sha": merge_sha, "pr_number": pr_number, "applied_at": now}
-            if not _insert_if_absent(conn, t.applied_commits, row):
+            if not insert_if_absent(conn, t.applied_commits, row):
                 return False
             for change in changes:
                 _write_change(conn, change, merge_sha, now)
@@ -225,7 +233,7 @@ class Store:
             if approved_config is not None:
                 _write_approved_config(conn, approved_config, now)
             if toggle is not None:
-                _insert_if_absent(conn, t.pending_toggles, _toggle_row(toggle, now))
+                insert_if_absent(conn, t.pending_toggles, _toggle_row(toggle, now))
             if owed:
                 conn.execute(t.target_outbox.insert(), [_owed_row(post, now) for post in owed])
             return True
@@ -430,7 +438,7 @@ class Store:
                     conflicts.append(_lock(legacy))
                     continue
                 values = {"repository": repository, **_key_values(key), "pr_number": pr_number}
-                if not _insert_if_absent(conn, lk, {**values, "pending_state": state, "since": now}):
+                if not insert_if_absent(conn, lk, {**values, "pending_state": state, "since": now}):
                     holder = conn.execute(
                         select(lk).where(_key_is(lk, key), lk.c.repository == repository)
                     ).first()
@@ -471,7 +479,7 @@ class Store:
         """Record an unapproved commit on the default branch; True the first time (alert then)."""
         with self._write() as conn:
             row = {"commit_sha": commit_sha, "at": self._clock(), "detail": to_jsonable(detail)}
-            return _insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
+            return insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
 
     def drift(self, *, open_only: bool = False) -> list[DriftRecord]:
         """Drift records, oldest first; with `open_only`, those not resolved yet."""
@@ -505,20 +513,6 @@ class Store:
         )
         with mutex, self._engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
             yield conn
-
-
-def _insert(conn: Connection) -> Callable[[Any], Insert]:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert  # type: ignore[no-any-return]
-
-
-def _insert_if_absent(
-    conn: Connection, table: Any, values: Mapping[str, Any], conflict: Sequence[str] | None = None
-) -> bool:
-    # RETURNING rather than rowcount: psycopg reports -1 for INSERT … ON CONFLICT DO NOTHING.
-    elements = list(conflict or [c.name for c in table.primary_key.columns])
-    statement = _insert(conn)(table).values(**values).on_conflict_do_nothing(index_elements=elements)  # type: ignore[attr-defined]
-    return conn.execute(statement.returning(table.c[elements[0]])).first() is not None
 
 
 @cache
@@ -593,7 +587,7 @@ def _upsert_live(dialect: str) -> Insert:
 def _write_approved_config(conn: Connection, config: ApprovedConfig, now: datetime) -> None:
     ac = t.approved_configs
     values = {"commit_sha": config.commit_sha, "content": config.content, "updated_at": config.at or now}
-    statement = _insert(conn)(ac).values(repository=config.repository, **values)
+    statement = dialect_insert(conn)(ac).values(repository=config.repository, **values)
     conn.execute(statement.on_conflict_do_update(index_elements=["repository"], set_=values))  # type: ignore[attr-defined]
 
 

@@ -111,6 +111,30 @@ deliveries = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# The work a webhook delivery (or the engine: a re-evaluation) asks for, written before the 202 in the
+# delivery's transaction, claimed by workers with a lease (see bot/adapters/store/jobs.py).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("delivery_id", Name, unique=True),  # NULL for the engine's own jobs
+    Column("key", String(300), nullable=False),  # ordering key: one job of a key runs at a time
+    Column("event", String(100), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # queued, running, done, parked
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_at", UtcDateTime, nullable=False),  # not before (a retry's backoff)
+    Column("lease_owner", String(100)),
+    Column("lease_until", UtcDateTime),
+    Column(
+        "fence", Integer, nullable=False, default=0
+    ),  # bumped by every claim: a stale worker's writes miss
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+)
+Index("ix_jobs_open", jobs.c.status, jobs.c.key, jobs.c.id)
+
 # A lock belongs to a repository: one App installed on several config repositories shares the store,
 # and each has its own PR numbers and maybe an account of the same name. "" marks a lock taken before
 # v5 (repository unknown); the store treats it as every repository's until its PR releases it.
