@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.repo_config import RepoConfig
 from bot.engine.evaluate import Evaluation, evaluate_pull, release
-from bot.engine.merge import Outcome, apply_commit, apply_push
+from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import on_toggle
 from bot.ports import Job
@@ -127,9 +127,10 @@ def on_push(services: Services, payload: Payload) -> None:
 
 
 def _apply(services: Services, payload: Payload, sha: str, number: int) -> None:
-    result = apply_commit(services, _repo(payload), sha, installation=_installation(payload), pr=number)
-    if result.outcome is Outcome.APPLIED:
-        _after_apply(services, payload, sha, result.toggled)
+    # The merge, after any earlier commit whose events were lost (merge.apply_merged).
+    for result in apply_merged(services, _repo(payload), sha, installation=_installation(payload), pr=number):
+        if result.outcome is Outcome.APPLIED:
+            _after_apply(services, payload, result.sha, result.toggled)
 
 
 def _after_apply(services: Services, payload: Payload, sha: str, toggled: RepoConfig | None) -> None:
