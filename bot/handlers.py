@@ -15,6 +15,7 @@ from typing import Any
 from bot.core.repo_config import RepoConfig
 from bot.engine.evaluate import Evaluation, evaluate_pull, release
 from bot.engine.merge import Outcome, apply_merged, apply_push
+from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import on_toggle
 from bot.ports import Job
@@ -165,8 +166,35 @@ def on_reevaluate(services: Services, payload: Payload) -> Evaluation | None:
 
 
 # Each handler returns the evaluation of the event's PR, if it made one (the Action outputs it).
+RECONCILE = "approvalbot.reconcile"
+
+
+def reconcile_job(repo: str, installation: int | None) -> Job:
+    """Self-healing for one repository (bot.engine.reconcile), in the lane of its pushes: it never runs
+    beside an apply of the same repository, and one that waits covers the next (StoreQueue.submit)."""
+    payload: dict[str, Any] = {"repository": {"full_name": repo}}
+    if installation is not None:
+        payload["installation"] = {"id": installation}
+    return Job(key=repo, event=RECONCILE, delivery_id=f"reconcile:{repo}", payload=payload)
+
+
+def on_reconcile(services: Services, payload: Payload) -> None:
+    # Toggles it applies are finished inside (resume_toggles), as a push's would be by _after_apply.
+    result = reconcile(services, _repo(payload), installation=_installation(payload))
+    if result.results or result.released or result.toggles or result.baseline:
+        log.info(
+            "reconcile %s: baseline %s, %d commits judged, locks of %s released, toggles %s finished",
+            _repo(payload),
+            (result.baseline or "-")[:12],
+            len(result.results),
+            list(result.released) or "none",
+            list(result.toggles) or "none",
+        )
+
+
 HANDLERS: Mapping[str, Callable[[Services, Payload], Evaluation | None]] = {
     REEVALUATE: on_reevaluate,
+    RECONCILE: on_reconcile,
     "pull_request": on_pull_request,
     "pull_request_review": on_review,
     "issue_comment": on_comment,

@@ -192,7 +192,16 @@ REST: dict[tuple[str, str], Requirement] = {
 
 # Routes that are not about a repository's resources: authenticated with the App's JWT ("Generate an
 # installation access token", "Get the authenticated app"), so no installation permission applies.
-APP_ROUTES = frozenset({("POST", "/app/installations/{installation_id}/access_tokens"), ("GET", "/app")})
+APP_ROUTES = frozenset(
+    {
+        ("POST", "/app/installations/{installation_id}/access_tokens"),
+        ("GET", "/app"),
+        ("GET", "/app/installations"),
+        # "List repositories accessible to the app installation": an installation token, and only the
+        # Metadata permission every App has ("Permissions required for GitHub Apps").
+        ("GET", "/installation/repositories"),
+    }
+)
 
 # Routes for user tokens only: "Get the authenticated user" is not available to GitHub App installation
 # tokens ("server-to-server": false in the docs table), which GitHub refuses as any other call outside

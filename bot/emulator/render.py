@@ -18,6 +18,7 @@ from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import (
     App,
     CheckRun,
+    Installation,
     IssueComment,
     Label,
     PullRequest,
@@ -493,6 +494,33 @@ def app(world: World, urls: Urls, item: App) -> Json:
         "updated_at": created,
         "permissions": item.permissions.as_json(),  # the App's registration, what its tokens carry
         "events": ["pull_request", "pull_request_review", "issue_comment", "push", "check_run"],
+    }
+
+
+def installation(world: World, urls: Urls, item: Installation) -> Json:
+    app_ = world.apps[item.app_id]
+    account = world.user(item.account)
+    created = stamp(world.now())
+    return {
+        "id": item.id,
+        "account": login(world, urls, item.account),
+        "repository_selection": "all",
+        "access_tokens_url": f"{urls.api}/app/installations/{item.id}/access_tokens",
+        "repositories_url": f"{urls.api}/installation/repositories",
+        "html_url": f"{urls.web}/organizations/{item.account}/settings/installations/{item.id}",
+        "app_id": item.app_id,
+        "app_slug": app_.slug,
+        "target_id": account.id,
+        "target_type": "Organization" if account.type == "Organization" else "User",
+        "permissions": app_.permissions.as_json(),
+        "events": ["pull_request", "pull_request_review", "issue_comment", "push", "check_run"],
+        "created_at": created,
+        "updated_at": created,
+        "single_file_name": None,
+        "has_multiple_single_files": False,
+        "single_file_paths": [],
+        "suspended_by": None,
+        "suspended_at": None,
     }
 
 

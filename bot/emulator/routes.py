@@ -152,6 +152,37 @@ def get_app(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     return 200, render.app(emu.world, emu.urls, emu.world.apps[req.jwt_app_id])
 
 
+@route("GET", "/app/installations")
+def list_installations(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "List installations for the authenticated app" (JWT auth), oldest first, paged."""
+    if req.jwt_app_id is None:
+        raise ApiError(401, "A JSON web token could not be decoded")
+    found = sorted(
+        (i for i in emu.world.installations.values() if i.app_id == req.jwt_app_id), key=lambda i: i.id
+    )
+    page = paginate(emu, req, found, "/app/installations")
+    return 200, [render.installation(emu.world, emu.urls, item) for item in page]
+
+
+@route("GET", "/installation/repositories")
+def list_installation_repositories(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "List repositories accessible to the app installation" (its token): every repository of the
+    account, as the emulator's installations cover all (`repository_selection: all`)."""
+    installation_id = req.principal.installation_id if req.principal else None
+    installation = emu.world.installations.get(installation_id or -1)
+    if installation is None:
+        raise ApiError(403, "This endpoint requires an installation access token")
+    found = sorted(
+        (r for r in emu.world.repos.values() if r.owner == installation.account), key=lambda r: r.id
+    )
+    page = paginate(emu, req, found, "/installation/repositories")
+    return 200, {
+        "total_count": len(found),
+        "repository_selection": "all",
+        "repositories": [render.repository(emu.world, emu.urls, repo) for repo in page],
+    }
+
+
 @route("GET", "/user")
 def get_authenticated_user(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     """ "Get the authenticated user": a person's token only (an App's token is refused, see

@@ -61,6 +61,11 @@ class TokenAccess:
     def client(self, installation: int | None) -> Github:
         return self._gh
 
+    def repositories(self) -> list[tuple[str, int | None]]:
+        """The repositories to heal on their own: none for a token (run `approvalbot reconcile` from cron
+        or in the Action, which knows its repository)."""
+        return []
+
     def login(self, installation: int | None = None) -> str:
         """Who the token acts as: a person's token says (`GET /user`); a workflow's GITHUB_TOKEN may not
         ask (GitHub refuses `GET /user` to integrations: 403), and it always acts as
@@ -86,14 +91,35 @@ class AppAccess:
         self._clients: dict[int, Github] = {}
         self._lock = threading.Lock()
 
-    def login(self, installation: int | None = None) -> str:
-        """The App's bot login, `<slug>[bot]`, from "Get the authenticated app" (`GET /app`, JWT)."""
-        integration = GithubIntegration(
+    def repositories(self) -> list[tuple[str, int | None]]:
+        """Every repository of every installation of the App ("List installations for the authenticated
+        app" with its JWT, then "List repositories accessible to the app installation" with each token)."""
+        integration = self._integration()
+        found: list[tuple[str, int | None]] = []
+        for installation in integration.get_installations():
+            requester = self.client(installation.id).requester
+            page, names = 1, []
+            while True:
+                _, data = requester.requestJsonAndCheck(
+                    "GET", "/installation/repositories", parameters={"per_page": 100, "page": page}
+                )
+                names += [str(repo["full_name"]) for repo in data["repositories"]]
+                if not data["repositories"] or len(names) >= int(data["total_count"]):
+                    break
+                page += 1
+            found += [(name, int(installation.id)) for name in names]
+        return found
+
+    def _integration(self) -> GithubIntegration:
+        return GithubIntegration(
             auth=Auth.AppAuth(self.app_id, read_private_key(self._key)),
             base_url=self.base_url,
             retry=(self._settings or ClientSettings()).retry.build(),
         )
-        return f"{integration.get_app().slug}[bot]"
+
+    def login(self, installation: int | None = None) -> str:
+        """The App's bot login, `<slug>[bot]`, from "Get the authenticated app" (`GET /app`, JWT)."""
+        return f"{self._integration().get_app().slug}[bot]"
 
     def client(self, installation: int | None) -> Github:
         if installation is None:

@@ -68,3 +68,25 @@ def test_with_no_starting_point_an_event_applies_only_what_it_names(world: BotWo
     assert [
         r.sha for r in reconcile(world.services, world.repo, installation=INSTALLATION).results
     ] == []  # below the applied one
+
+
+def test_serve_heals_a_lost_merge_with_no_other_event(world: BotWorld) -> None:
+    from bot.server import heal
+    from bot.web import app_state
+
+    queue = app_state(world.app).queue
+    assert heal(world.services, queue) == 1  # the App's one repository, from GitHub's installation list
+    world.drain()  # the first pass takes the baseline
+    pr = _approved(world, CHECKOUT, "status: running", "status: paused")
+    world.emulator.webhooks.drop_next(2)
+    lost = world.merge(pr)
+    world.drain()
+    assert not world.store.is_applied(lost)
+
+    heal(world.services, queue)  # what serve's scheduler does at start and every few minutes
+    world.drain()
+
+    assert world.store.is_applied(lost)
+    record = world.store.get_live(CHECKOUT_KEY)
+    assert record is not None and record.status is Status.PAUSED
+    assert world.store.locks() == []  # the lost `closed` would have released the PR's lock

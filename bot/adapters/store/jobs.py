@@ -300,7 +300,7 @@ def _new_row(job: Job, now: datetime, *, delivery: bool) -> dict[str, Any]:
 
 
 def _claimed(row: Row[Any]) -> ClaimedJob:
-    # The engine's jobs are named "<event>:<key>" (bot.handlers.reevaluation_job).
+    # The engine's own jobs have no delivery: "<event>:<key>" names them in the logs.
     delivery = row.delivery_id or f"{row.event}:{row.key}"
     job = Job(key=row.key, event=row.event, delivery_id=delivery, payload=row.payload)
     return ClaimedJob(id=int(row.id), fence=int(row.fence), attempts=int(row.attempts), job=job)
