@@ -42,8 +42,9 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
-        # One process: the embedded job queue keeps per-PR order only within a process. With REDIS_URL
-        # set, scale out with more `approvalbot serve` replicas and `approvalbot worker` processes.
+        # One process per replica: its threads serve requests and run jobs. The job queue is a table in
+        # the store (per-PR order and leases across processes), so replicas on one PostgreSQL share it;
+        # with REDIS_URL set, jobs go to `approvalbot worker` processes instead.
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", 1)
