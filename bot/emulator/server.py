@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,21 @@ from bot.emulator.state import DEFAULT_APP_PERMISSIONS, Installation, PullReques
 from bot.emulator.webhooks import WebhookSender
 
 _COMPILED = [(method, template, compile_template(template)) for (method, template) in ROUTES]
+
+# (query, variables) → the `errors` GitHub would answer for a document that does not validate against
+# its schema ([] when valid). The emulator's own executor knows only the fields it serves; a validator
+# holds every document to GitHub's whole schema (the tests give one built from @octokit/graphql-schema,
+# tests/contract/github_contract.py; the package does not depend on a GraphQL library).
+GraphQLValidator = Callable[[str, Mapping[str, Any] | None], list[dict[str, Any]]]
+_default_validator: GraphQLValidator | None = None
+
+
+def validate_graphql_with(validator: GraphQLValidator | None) -> GraphQLValidator | None:
+    """Give every emulator constructed from now on this validator (None: none); returns the previous one,
+    to restore. A test suite sets it once so every document any test sends is validated."""
+    global _default_validator
+    previous, _default_validator = _default_validator, validator
+    return previous
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -78,8 +93,10 @@ class GitHubEmulator:
         webhook_url: str | None = None,
         token_lifetime: int = 3600,
         world: World | None = None,
+        graphql_validator: GraphQLValidator | None = None,
     ) -> None:
         self.prefix = prefix.rstrip("/")
+        self.graphql_validator = graphql_validator or _default_validator
         self.world = world or World()
         self.faults = Faults()
         self.calls = CallLog()
@@ -266,6 +283,13 @@ class GitHubEmulator:
             if req.principal is None:
                 raise ApiError(401, "This endpoint requires you to be authenticated.")
             body = req.body or {}
+            if self.graphql_validator is not None:
+                # GitHub validates the whole document before running any of it: an invalid one is
+                # answered 200 with only `errors`, each naming the problem and where ("Forming calls with
+                # GraphQL": validation happens before execution; the GraphQL spec, "Validation").
+                invalid = self.graphql_validator(body.get("query", ""), body.get("variables"))
+                if invalid:
+                    return 200, {"errors": invalid}
             ctx = graphql.Context(
                 self.world,
                 self.urls,
