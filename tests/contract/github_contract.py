@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, parse, print_ast, validate
 from graphql.execution.values import get_variable_values
-from graphql.language import OperationDefinitionNode
+from graphql.language import DocumentNode, OperationDefinitionNode
 from jsonschema import Draft7Validator
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
@@ -206,20 +206,31 @@ def graphql_errors(query: str, variables: Mapping[str, Any] | None = None) -> li
     """What GitHub would answer (in `errors`, with HTTP 200 and no data) for a document that does not
     validate against its schema, or for variables its operation cannot accept; [] when it is valid.
     Handed to the emulator (`GitHubEmulator.graphql_validator`) for the whole test suite."""
-    schema = graphql_schema()
+    document, problems, types = _checked(query)
+    if problems or document is None:
+        return [dict(p) for p in problems]
+    out: list[dict[str, Any]] = []
+    for operation in document.definitions:
+        if isinstance(operation, OperationDefinitionNode):
+            definitions = operation.variable_definitions or ()
+            coerced = get_variable_values(graphql_schema(), definitions, dict(variables or {}))
+            if isinstance(coerced, list):
+                out += [_github_error(e, types) for e in coerced]
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _checked(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...], dict[str, str]]:
+    """The parsed document, its validation errors and its variables' types, once per distinct text: the
+    bot sends the same few documents again and again (validating the facts query costs ~10 ms)."""
     try:
         document = parse(query)
     except GraphQLError as error:
-        return [_github_error(error, {})]
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        return None, (_github_error(error, {}),), {}
     types = {
-        d.variable.name.value: print_ast(d.type) for o in operations for d in o.variable_definitions or ()
+        d.variable.name.value: print_ast(d.type)
+        for o in document.definitions
+        if isinstance(o, OperationDefinitionNode)
+        for d in o.variable_definitions or ()
     }
-    problems = [_github_error(e, types) for e in validate(schema, document)]
-    if problems:
-        return problems
-    for operation in operations:
-        coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables or {}))
-        if isinstance(coerced, list):
-            problems += [_github_error(e, types) for e in coerced]
-    return problems
+    return document, tuple(_github_error(e, types) for e in validate(graphql_schema(), document)), types
