@@ -261,13 +261,17 @@ class GitHubEmulator:
             else:
                 principal, jwt_app = self._authenticate(http.headers.get("Authorization", ""))
                 req = Request(matched[1], query, payload, principal, jwt_app)
-                self._serving.active = True
-                try:
-                    with self.world.lock:
-                        status, body = self._dispatch(method, template, req)
-                finally:
-                    self._serving.active = False
-                    self.driver.flush()  # webhooks caused by this call, sent once the world is unlocked
+                invalid = self._invalid_graphql(template, req)  # outside the lock: it reads no state
+                if invalid:
+                    status, body = 200, {"errors": invalid}
+                else:
+                    self._serving.active = True
+                    try:
+                        with self.world.lock:
+                            status, body = self._dispatch(method, template, req)
+                    finally:
+                        self._serving.active = False
+                        self.driver.flush()  # webhooks caused by this call, sent once the world is unlocked
                 if req.link:
                     headers["Link"] = ", ".join(req.link)
                 headers.update(req.headers)
@@ -283,13 +287,6 @@ class GitHubEmulator:
             if req.principal is None:
                 raise ApiError(401, "This endpoint requires you to be authenticated.")
             body = req.body or {}
-            if self.graphql_validator is not None:
-                # GitHub validates the whole document before running any of it: an invalid one is
-                # answered 200 with only `errors`, each naming the problem and where ("Forming calls with
-                # GraphQL": validation happens before execution; the GraphQL spec, "Validation").
-                invalid = self.graphql_validator(body.get("query", ""), body.get("variables"))
-                if invalid:
-                    return 200, {"errors": invalid}
             ctx = graphql.Context(
                 self.world,
                 self.urls,
@@ -308,6 +305,17 @@ class GitHubEmulator:
             raise ApiError(401, "Requires authentication")
         _check_permission(method, template, req.principal)
         return ROUTES[(method, template)](self, req)
+
+    def _invalid_graphql(self, template: str, req: Request) -> list[dict[str, Any]]:
+        """The errors of a GraphQL document that does not validate against GitHub's schema ([] when it
+        does, or when no validator was given). A server validates the whole document before running any
+        of it, and answers an invalid one with only `errors` (the GraphQL spec, "Validation" and
+        "Response"); GitHub answers it with HTTP 200, each error naming the problem and where, as
+        "Field 'nope' doesn't exist on type 'Repository'"."""
+        if template != "/graphql" or req.principal is None or self.graphql_validator is None:
+            return []  # unauthenticated: 401 first, as GitHub does
+        body = req.body or {}
+        return self.graphql_validator(str(body.get("query", "")), body.get("variables"))
 
     def _graphql_truncation(self, connection: str) -> int | None:
         return self.faults.take_truncation(f"graphql {connection}")
