@@ -70,6 +70,11 @@ def test_every_document_the_adapter_sends_is_valid_on_github(emulator, github_se
     number = d.open_pr(
         REPO, "alice", "start", {f"experiments/exp{i}.yaml": _exp(i, "running") for i in range(3)}
     )
+    # More than a page (100) of reviews, comments and commits: the lists are paged with cursors.
+    d.push_series(REPO, "start", [({"notes.txt": f"{i}\n"}, f"note {i}") for i in range(101)], author="alice")
+    for i in range(101):
+        d.comment(REPO, number, "erin", f"comment {i}")
+        d.review(REPO, number, "dave", "COMMENT", body=f"review {i}")
     d.review(REPO, number, "carol", "APPROVE")
     emulator.register_token("bot-token", "approvalbot[bot]", APP_ID, INSTALLATION)
     client = token_client("bot-token", github_settings(emulator.base_url))
@@ -96,10 +101,14 @@ def test_every_document_the_adapter_sends_is_valid_on_github(emulator, github_se
         "defaultBranchRef",
         "parents(",
         "convertPullRequestToDraft",
+        "before: $cursor",  # the next page of reviews or comments (newest first)
+        "after: $cursor",  # the next page of commits
     ):
         assert part in sent, f"no document holding {part!r} was sent; the test no longer covers it"
     facts = next(v for q, v in recorded.sent if "pullRequest(number:" in q)
     assert facts["number"] == number and len(facts["head"]) == 40  # real variables, not placeholders
+    page = next(v for q, v in recorded.sent if "$cursor" in q)
+    assert page["cursor"]  # the cursor GitHub (the emulator) gave, sent back
 
 
 def test_an_invalid_document_is_refused_as_github_refuses_it(emulator):  # type: ignore[no-untyped-def]
