@@ -125,7 +125,7 @@ def repository(world: World, urls: Urls, repo: Repo) -> Json:
         "node_id": node_id("R_", repo.id),
         "name": repo.name,
         "full_name": repo.full_name,
-        "private": True,
+        "private": repo.private,
         "owner": login(world, urls, repo.owner),
         "html_url": html,
         "description": None,
@@ -171,7 +171,7 @@ def repository(world: World, urls: Urls, repo: Repo) -> Json:
             "is_template": False,
             "web_commit_signoff_required": False,
             "topics": [],
-            "visibility": "private",
+            "visibility": "private" if repo.private else "public",
             "custom_properties": {},
         }
     )

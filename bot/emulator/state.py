@@ -52,6 +52,9 @@ class User:
     deleted: bool = False  # a deleted account: GitHub shows its content as by "ghost" (null in GraphQL)
     name: str | None = None
     email: str | None = None
+    # The account's plan (REST's `plan.name`: "free", "pro", "team", "enterprise"). It decides whether its
+    # private repositories have draft PRs (drafts.py); Team by default, so scenarios have drafts.
+    plan: str = "team"
 
 
 @dataclass
@@ -196,6 +199,7 @@ class Repo:
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
+    private: bool = True  # REST's `private` / `visibility`; with the owner's plan it decides drafts
 
     @property
     def full_name(self) -> str:
