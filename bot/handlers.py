@@ -126,10 +126,23 @@ def on_push(services: Services, payload: Payload) -> None:
         services.reevaluate(_ref(payload, number))
 
 
-def _apply(services: Services, payload: Payload, sha: str, number: int) -> None:
+def _apply(services: Services, payload: Payload, sha: str, number: int) -> Outcome:
     result = apply_commit(services, _repo(payload), sha, installation=_installation(payload), pr=number)
     if result.outcome is Outcome.APPLIED:
         _after_apply(services, payload, sha, result.toggled)
+    return result.outcome
+
+
+def apply_own_merge(services: Services, ref: PullRef, sha: str, actor: str | None) -> Outcome:
+    """Apply a merge approvalbot made itself, as the push it caused would have; then re-plan the other
+    open PRs against the moved base. For the Action, whose merges start no workflow run of their own."""
+    payload: dict[str, Any] = {"repository": {"full_name": ref.repo}, "sender": {"login": actor}}
+    if ref.installation is not None:
+        payload["installation"] = {"id": ref.installation}
+    outcome = _apply(services, payload, sha, ref.number)
+    for number in services.source(ref.repo, ref.installation).open_pull_numbers():
+        services.reevaluate(PullRef(ref.repo, number, ref.installation))
+    return outcome
 
 
 def _after_apply(services: Services, payload: Payload, sha: str, toggled: RepoConfig | None) -> None:
@@ -167,6 +180,8 @@ def on_reevaluate(services: Services, payload: Payload) -> Evaluation | None:
 HANDLERS: Mapping[str, Callable[[Services, Payload], Evaluation | None]] = {
     REEVALUATE: on_reevaluate,
     "pull_request": on_pull_request,
+    # The same payload as pull_request; the workflow that runs is the base branch's (the README's choice).
+    "pull_request_target": on_pull_request,
     "pull_request_review": on_review,
     "issue_comment": on_comment,
     "check_run": on_check_run,

@@ -186,3 +186,25 @@ def test_without_a_token_the_entry_point_says_what_to_set(runner: ActionRunner) 
     failed = runner.run("schedule", {}, token="")
     assert failed.returncode == 2
     assert "GITHUB_TOKEN is not set" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_the_job_summary_says_the_decision(emulator, runner: ActionRunner) -> None:  # type: ignore[no-untyped-def]
+    number = emulator.driver.open_pr(REPO, AUTHOR, "pause-checkout", {PAUSE_PATH: paused_text()})
+    opened = runner.run("pull_request_target", pr_event(emulator, "opened", number, AUTHOR))
+    assert opened.returncode == 0, opened.stderr
+    assert opened.summary.startswith("## approvalbot\n"), opened.summary
+    assert "Decision: **pending**" in opened.summary
+    assert "| web |" in opened.summary, opened.summary  # the account, with who approved (nobody yet)
+    ticked = runner.run("schedule", {})
+    assert "Scheduler tick (`schedule`): 0 scheduled transition(s) applied." in ticked.summary
+
+
+def test_an_empty_database_url_warns_that_the_store_vanishes_with_the_job(runner: ActionRunner) -> None:
+    kept = ActionRunner(runner.api_url, runner.workdir, f"sqlite:///{runner.workdir / 'kept.db'}")
+    ticked = kept.run("schedule", {}, **{"database-url": ""})
+    assert ticked.returncode == 0, ticked.stderr
+    assert "::warning title=approvalbot::database-url is empty" in ticked.stdout
+    assert (runner.workdir / "approvalbot.db").exists()  # the workspace's SQLite file, gone with the runner
+    again = kept.run("schedule", {})
+    assert again.returncode == 0 and "::warning" not in again.stdout
+    assert (runner.workdir / "kept.db").exists()
