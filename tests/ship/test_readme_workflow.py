@@ -25,21 +25,13 @@ from typing import Any
 import pytest
 import yaml
 from ship_support import ROOT
+from workflow_support import readme_workflow_text
 
 from bot.adapters.github.permissions import APP_PERMISSIONS
 
-README = ROOT / "README.md"
 ACTION_YML = ROOT / "action.yml"
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 PUSH_LIKE = ("push", "schedule", "closed")  # the runs that change the live store
-
-
-def readme_workflow_text() -> str:
-    text = README.read_text()
-    section = text[text.index("### As a GitHub Action") :]
-    match = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert match, "the README's 'As a GitHub Action' section has no ```yaml block"
-    return match.group(1)
 
 
 def readme_workflow() -> dict[Any, Any]:
