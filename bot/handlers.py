@@ -107,10 +107,14 @@ def _by_a_bot(user: Payload) -> bool:
 def on_check_run(services: Services, payload: Payload) -> Evaluation | None:
     if payload.get("action") != "rerequested":
         return None
-    results = [
-        evaluate_pull(services, _ref(payload, int(p["number"])))
-        for p in payload["check_run"].get("pull_requests") or []
-    ]
+    check = payload["check_run"]
+    numbers = [int(p["number"]) for p in check.get("pull_requests") or []]
+    if not numbers and check.get("head_sha"):
+        # GitHub lists no PR whose head is in a fork here ("When the check suite's head_branch is in a
+        # forked repository ... the pull_requests array will be empty"): find it among the open PRs.
+        source = services.source(_repo(payload), _installation(payload))
+        numbers = source.open_pull_numbers_at(str(check["head_sha"]))
+    results = [evaluate_pull(services, _ref(payload, number)) for number in numbers]
     return next((r for r in results if r is not None), None)
 
 
