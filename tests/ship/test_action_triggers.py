@@ -136,3 +136,15 @@ def test_events_caused_by_the_workflow_token_start_no_run(emulator, tmp_path: Pa
     assert len(comments) == skipped.count("issue_comment")
     assert not [r for r in world.host.runs if r.event == "issue_comment"]
     assert number
+
+
+def test_team_roles_with_the_workflow_token_say_so_in_the_check(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world = ActionsWorld.create(emulator, tmp_path, files={".approvalbot.yml": config(teams=True)})
+    number = emulator.driver.open_pr(REPO, AUTHOR, "pause-checkout", {PAUSE_PATH: paused_text()})
+    (run,) = world.drain()
+    assert run.result.returncode == 0, run.result.stderr
+    assert "Traceback" not in run.result.stderr
+    (check,) = approvalbot_runs(emulator, emulator.world.repo(REPO).pulls[number].head_sha)
+    said = f"{check.title} {check.summary}"  # type: ignore[attr-defined]
+    assert check.conclusion == "failure", said  # type: ignore[attr-defined]
+    assert "Members: read" in said and "@acme/growth-leads" in said, said
