@@ -158,8 +158,11 @@ def run_action(environ: Mapping[str, str] | None = None, *, services: Services |
                     seen.add(job.key)
                     HANDLERS[job.event](services, job.payload)
     except (GitHubReadError, GitHubWriteError) as error:
-        # Said once, plainly (the handlers logged the detail); the step fails so that a re-run retries.
-        raise ActionError(f"GitHub refused or failed a call: {error}") from error
+        # Said once, plainly (the handlers logged the detail), in the job summary too; the step fails so
+        # that a re-run retries.
+        note = f"GitHub refused or failed a call: {error}"
+        _output(env, ActionResult(event, True, merged=tuple(merged), note=note))
+        raise ActionError(note) from error
     return _output(
         env,
         ActionResult(
@@ -193,7 +196,7 @@ def step_summary(result: ActionResult) -> str:
     """The job summary (Markdown): the decision, the merges applied in this run, or why nothing was done."""
     lines = ["## approvalbot", ""]
     if result.note:
-        lines.append(f"Not handled: {result.note}")
+        lines.append(f"{'Failed' if result.handled else 'Not handled'}: {result.note}")
     elif result.ticked is not None:
         lines.append(f"Scheduler tick (`{result.event}`): {result.ticked} scheduled transition(s) applied.")
     elif result.decision is None:

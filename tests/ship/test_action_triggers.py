@@ -148,3 +148,34 @@ def test_team_roles_with_the_workflow_token_say_so_in_the_check(emulator, tmp_pa
     said = f"{check.title} {check.summary}"  # type: ignore[attr-defined]
     assert check.conclusion == "failure", said  # type: ignore[attr-defined]
     assert "Members: read" in said and "@acme/growth-leads" in said, said
+
+
+def test_merge_on_approval_without_contents_write_fails_the_job_saying_what_to_grant(
+    emulator,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    # The README's workflow as is (contents: read) with a config that merges: never a silent "approved".
+    world = ActionsWorld.create(
+        emulator, tmp_path, files={".approvalbot.yml": config(merge_on_approval=True)}
+    )
+    number = emulator.driver.open_pr(REPO, AUTHOR, "pause-checkout", {PAUSE_PATH: paused_text()})
+    world.drain()
+    emulator.driver.review(REPO, number, APPROVER, "APPROVE", "ship it")
+    (approved,) = world.drain()
+    outcome = approved.result
+    assert outcome.returncode != 0 and "Traceback" not in outcome.stderr, outcome.stderr
+    assert "Contents: write" in outcome.stderr, outcome.stderr
+    assert "Failed: GitHub refused or failed a call" in outcome.summary, outcome.summary
+    assert not emulator.world.repo(REPO).pulls[number].merged
+    repo = emulator.world.repo(REPO)
+    assert repo.check_runs[approved.check_run_id].conclusion == "failure"  # the job's own run shows it
+
+
+def test_pull_request_target_runs_the_base_branchs_workflow_not_the_prs(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    world = ActionsWorld.create(emulator, tmp_path)
+    # The PR rewrites the workflow so that its evaluation would be skipped; the base's still runs.
+    tampered = readme_workflow_file().replace("name: approvalbot-evaluate", "name: skipped\n    if: false")
+    emulator.driver.open_pr(REPO, AUTHOR, "tamper", {PAUSE_PATH: paused_text(), WORKFLOW_PATH: tampered})
+    (run,) = world.host.queued()
+    assert (run.event, run.job.name) == ("pull_request_target", "approvalbot-evaluate")
+    assert run.sha == emulator.world.repo(REPO).branches["main"]
