@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from action_support import (
     ACTIONS_APP_ID,
     ACTIONS_INSTALLATION,
-    ACTIONS_LOGIN,
     TOKEN,
     ActionRunner,
     aimed,
@@ -22,19 +22,25 @@ from action_support import (
     pull_fields,
 )
 from ship_support import ORG, PAUSE_PATH, REPO, approvalbot_runs, create_labels, paused_text, sample_files
+from workflow_support import config, readme_workflow_text
 
 pytestmark = pytest.mark.slow
 
 AUTHOR, APPROVER = "carol-contrib", "bob-approver"
+JOB_PERMISSIONS = yaml.safe_load(readme_workflow_text())["jobs"]["evaluate"]["permissions"]
 PAUSE_LABEL = "pending: PAUSE PENDING"
 
 
 @pytest.fixture
 def runner(emulator, tmp_path: Path) -> ActionRunner:  # type: ignore[no-untyped-def]
-    emulator.driver.create_repo(REPO, sample_files())
+    # No team roles: a workflow's GITHUB_TOKEN cannot read teams (test_action_triggers shows what it says).
+    emulator.driver.create_repo(REPO, {**sample_files(), ".approvalbot.yml": config()})
     emulator.driver.add_team(ORG, "growth-leads", ["team-lead-tina"])
     emulator.driver.install_app(ACTIONS_APP_ID, ACTIONS_INSTALLATION, ORG, slug="github-actions")
-    emulator.register_token(TOKEN, ACTIONS_LOGIN, ACTIONS_APP_ID, ACTIONS_INSTALLATION)
+    # The token the README's evaluate job gets: its `permissions:` block, nothing more.
+    emulator.register_workflow_token(
+        TOKEN, JOB_PERMISSIONS, app_id=ACTIONS_APP_ID, installation_id=ACTIONS_INSTALLATION
+    )
     create_labels(emulator)
     return ActionRunner(emulator.base_url, tmp_path, f"sqlite:///{tmp_path / 'approvalbot.db'}")
 
