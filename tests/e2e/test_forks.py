@@ -35,8 +35,12 @@ def test_a_fork_pr_is_evaluated_and_its_rerun_finds_the_pr_without_pull_requests
     world.drain()
     assert world.check(pr).conclusion == "action_required"  # type: ignore[union-attr]
 
+    before = len(world.emulator.calls.calls)
     world.driver.rerequest_check(world.repo, run.id, "bob-approver")
     world.drain()
+    rerun_calls = [c.route for c in world.emulator.calls.calls[before:]]
+    # Finding the PR cost one REST call (the open PRs, one page per 100), then the usual evaluation.
+    assert rerun_calls.count("GET /repos/{owner}/{repo}/pulls") == 1, rerun_calls
     rerun = world.emulator.webhooks.of("check_run", "rerequested")[-1].payload["check_run"]
     assert rerun["pull_requests"] == [] and rerun["check_suite"]["head_branch"] is None
     assert world.check(pr).conclusion == "success"  # type: ignore[union-attr]
