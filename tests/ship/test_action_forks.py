@@ -59,3 +59,23 @@ def test_a_fork_pr_in_action_mode(emulator, tmp_path: Path) -> None:  # type: ig
     assert rechecked.result.returncode == 0, rechecked.result.stderr
     assert rechecked.result.outputs["state"] == "approved"
     assert approvalbot_runs(emulator, head)[-1].conclusion == "success"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("event", "head", "fork"),
+    [
+        ("pull_request", {"repo": {"full_name": "carol/experiments"}}, "carol/experiments"),
+        ("pull_request_review", {"repo": None}, "a deleted fork"),  # GitHub shows a deleted fork as null
+        ("pull_request", {"repo": {"full_name": REPO}}, None),
+        # The base's workflow, with the base's token: nothing to degrade.
+        ("pull_request_target", {"repo": {"full_name": "carol/experiments"}}, None),
+    ],
+)
+def test_which_events_run_read_only_for_a_fork(event: str, head: dict[str, object], fork: str | None) -> None:
+    from bot.action import fork_of
+
+    payload = {
+        "repository": {"full_name": REPO},
+        "pull_request": {"head": head, "base": {"repo": {"full_name": REPO}}},
+    }
+    assert fork_of(event, payload) == fork
