@@ -6,7 +6,9 @@ config variables, and two cases: `variables`, a PR editing the description of ea
 description of each experiment (the planner then also reads the referenced variables on both sides).
 `evaluate_pull` runs twice through the real PyGithub adapter (token auth, throttles at 0): the first
 evaluation reads and writes (check run, comment, labels), the second, with nothing changed, must write
-nothing. Target (issue 4): a constant number of reads, at most 5, whatever the size and the case.
+nothing. Targets: a constant number of reads, at most 5 (issue 4), and at most 2 GraphQL points as
+GitHub prices them (issue 12; the emulator computes the cost with the docs' formula), whatever the
+size and the case.
 
     python bench/bench_github_calls.py [--sizes 1,10,100,1000] [--cases variables,experiments] [--routes]
 """
@@ -34,6 +36,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "data" / "experiments.
 REPO, ORG = "acme/experiments", "acme"
 APP_ID, INSTALLATION, BOT = 1, 1, "approvalbot[bot]"
 READ_TARGET = 5
+POINTS_TARGET = 2
 
 
 def variable(number: int, description: str) -> str:
@@ -88,6 +91,7 @@ CASES = ("variables", "experiments")
 class Evaluation:
     reads: Counter[str]
     writes: Counter[str]
+    points: int  # GraphQL points charged
     seconds: float
 
 
@@ -134,23 +138,26 @@ def measure(case: str, files: int) -> Row:
 
 def evaluate(gh: GitHubEmulator, services: Services, ref: PullRef) -> tuple[Evaluation, object]:
     gh.calls.reset()
+    gh.graphql_budget.reset_log()
     started = time.perf_counter()
     result = evaluate_pull(services, ref)
     elapsed = time.perf_counter() - started
     calls = list(gh.calls.calls)
     reads = Counter(c.route for c in calls if not c.write)
     writes = Counter(c.route for c in calls if c.write)
-    return Evaluation(reads, writes, elapsed), result
+    return Evaluation(reads, writes, gh.graphql_budget.points(), elapsed), result
 
 
 def table(rows: list[Row], routes: bool) -> str:
     lines = [
-        "| case | files | reads (1st) | writes (1st) | reads (2nd) | writes (2nd) | 1st eval s | decision |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| case | files | reads (1st) | GraphQL points (1st) | writes (1st) | reads (2nd) | writes (2nd) "
+        "| 1st eval s | decision |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.case} | {r.files:,} | {r.first.reads.total()} | {r.first.writes.total()} "
+            f"| {r.case} | {r.files:,} | {r.first.reads.total()} | {r.first.points} "
+            f"| {r.first.writes.total()} "
             f"| {r.second.reads.total()} | {r.second.writes.total()} | {r.first.seconds:.2f} | {r.state} |"
         )
     if routes:
@@ -172,6 +179,8 @@ def verdict(rows: list[Row]) -> list[str]:
             if evaluation.reads.total() > READ_TARGET:
                 total = evaluation.reads.total()
                 problems.append(f"{where}: {total} reads ({n}) > {READ_TARGET}: {dict(evaluation.reads)}")
+            if evaluation.points > POINTS_TARGET:
+                problems.append(f"{where}: {evaluation.points} GraphQL points ({n}) > {POINTS_TARGET}")
         if r.second.writes:
             problems.append(f"{where}: the unchanged re-evaluation wrote {dict(r.second.writes)}")
     for case in sorted({r.case for r in rows}):
@@ -199,7 +208,8 @@ def main() -> int:
         + (
             "\n".join("MISSED: " + p for p in problems)
             if problems
-            else f"ok: constant reads ≤ {READ_TARGET}, no write when nothing changed"
+            else f"ok: constant reads ≤ {READ_TARGET}, ≤ {POINTS_TARGET} GraphQL points, "
+            "no write when nothing changed"
         )
     )
     return 1 if problems else 0

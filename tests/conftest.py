@@ -45,7 +45,11 @@ def github_settings():  # type: ignore[no-untyped-def]
     def make(base_url: str):  # type: ignore[no-untyped-def]
         retry = RetryPolicy(total=3, backoff_factor=0.01, secondary_rate_wait=0.1, max_rate_limit_wait=5)
         return ClientSettings(
-            base_url=base_url, retry=retry, seconds_between_requests=0, seconds_between_writes=0
+            base_url=base_url,
+            retry=retry,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+            mergeable_waits=(0.02, 0.05, 0.1),
         )
 
     return make

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.emulator import render
+from bot.emulator import merging, render
 from bot.emulator.gitobjects import Commit
 from bot.emulator.render import Json, Urls
 from bot.emulator.state import CheckRun, Installation, IssueComment, PullRequest, Repo, Review, World, node_id
@@ -33,7 +33,10 @@ def pull_request(
 ) -> Json:
     """`opened`, `reopened`, `synchronize` (pass before/after), `ready_for_review`, `converted_to_draft`,
     `closed` (merged or not, from the PR's own state) or `edited` (pass changes)."""
-    objects = {"number": pr.number, "pull_request": render.pull_request(world, urls, repo, pr, webhook=True)}
+    # Sent right after the change, before GitHub's background job has computed the test merge.
+    computing = pr.state == "open" and not merging.known(repo, pr)
+    shown = render.pull_request(world, urls, repo, pr, webhook=True, computing=computing)
+    objects = {"number": pr.number, "pull_request": shown}
     return _envelope(world, urls, repo, sender, installation, action=action, **objects, **extra)
 
 

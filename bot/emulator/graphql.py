@@ -7,12 +7,14 @@ GitHub reports them (HTTP 200 with an `errors` list), so a query that would fail
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.emulator import permissions, render
+from bot.emulator import permissions, ratelimits, render
 from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import CheckRun, PullRequest, Repo, World, decode_node_id, node_id
 
@@ -208,6 +210,16 @@ class Node:
         return method(**args)
 
 
+@dataclass(frozen=True)
+class RateStatus:
+    cost: int
+    nodes: int
+    limit: int
+    remaining: int
+    used: int
+    reset_at: float  # epoch seconds
+
+
 @dataclass
 class Context:
     world: World
@@ -215,6 +227,10 @@ class Context:
     viewer: str | None
     truncate: Callable[[str], int | None]  # fault hook: how many nodes a connection may return
     grant: permissions.Grant | None = None  # the token's permissions; None: a user token
+    budget: ratelimits.GraphQLBudget | None = None  # None: calls cost nothing (no rate limit)
+    holder: str = "anonymous"  # whose points pay: "installation ID 7" or "user ID 12"
+    rate: RateStatus = field(default_factory=lambda: RateStatus(1, 0, 0, 0, 0, 0.0))
+    headers: dict[str, str] = field(default_factory=dict)  # the answer's x-ratelimit-* headers
     mutated: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)  # field errors beside partial data
 
@@ -225,34 +241,80 @@ class Context:
 
 
 class Connection(Node):
+    """A connection as GitHub pages it (the GraphQL Cursor Connections spec GitHub follows, and the
+    node limits of docs.github.com "Rate limits and query limits for the GraphQL API"): `first` or
+    `last` is required and at most 100; `after`/`before` take the opaque cursors a page returned."""
+
     def __init__(
-        self, typename: str, items: Sequence[Any], ctx: Context, key: str, first: int | None
+        self,
+        typename: str,
+        items: Sequence[Any],
+        ctx: Context,
+        key: str,
+        first: int | None = None,
+        last: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> None:
         self.typename = typename
-        if first is None:
+        if first is None and last is None:
             raise GraphQLError(
                 f"You must provide a `first` or `last` value to properly paginate the `{key}` connection."
             )
-        if first > MAX_PAGE:
-            raise GraphQLError(
-                f"Requesting {first} records on the `{key}` connection exceeds the `first` limit of "
-                f"{MAX_PAGE} records."
-            )
+        for name, size in (("first", first), ("last", last)):
+            if size is not None and size > MAX_PAGE:
+                raise GraphQLError(
+                    f"Requesting {size} records on the `{key}` connection exceeds the `{name}` limit of "
+                    f"{MAX_PAGE} records."
+                )
+            if size is not None and size < 0:
+                raise GraphQLError(f"Argument '{name}' on Field '{key}' has an invalid value ({size}).")
         self.total = len(items)
+        low = _cursor_index(after, key) + 1 if after else 0
+        high = _cursor_index(before, key) if before else self.total
+        low, high = max(0, min(low, self.total)), max(0, min(high, self.total))
         keep = ctx.truncate(key)
-        limit = min(first, keep) if keep is not None else first
-        self.items = list(items[:limit])
+        if first is not None:
+            high = min(high, low + first)
+        if last is not None:
+            low = max(low, high - last)
+        if keep is not None:  # a fault: GitHub answered with fewer nodes than asked
+            low, high = (low, min(high, low + keep)) if last is None else (max(low, high - keep), high)
+        self.low, self.high = low, max(low, high)
+        self.items = list(items[self.low : self.high])
 
     def f_nodes(self) -> list[Any]:
         return self.items
+
+    def f_edges(self) -> list[Node]:
+        return [_Plain("Edge", cursor=_cursor(self.low + i), node=item) for i, item in enumerate(self.items)]
 
     def f_totalCount(self) -> int:
         return self.total
 
     def f_pageInfo(self) -> Node:
-        more = len(self.items) < self.total
-        end = str(len(self.items)) if self.items else None
-        return _Plain("PageInfo", hasNextPage=more, endCursor=end, hasPreviousPage=False, startCursor=None)
+        return _Plain(
+            "PageInfo",
+            hasNextPage=self.high < self.total,
+            hasPreviousPage=self.low > 0,
+            startCursor=_cursor(self.low) if self.items else None,
+            endCursor=_cursor(self.high - 1) if self.items else None,
+        )
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def _cursor_index(cursor: str, key: str) -> int:
+    try:
+        text = base64.b64decode(cursor.encode(), validate=True).decode()
+        prefix, _, index = text.rpartition(":")
+        if prefix == "cursor:v2":
+            return int(index)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.", "INVALID_CURSOR_ARGUMENTS")
 
 
 class _Plain(Node):
@@ -343,7 +405,7 @@ class CommitNode(Node):
     def f_committedDate(self) -> str | None:
         return render.stamp(self.commit.time)
 
-    def f_authors(self, first: int | None = None) -> Connection:
+    def f_authors(self, **page: Any) -> Connection:
         """The author and every Co-authored-by trailer, mapped to users by email, as GitHub does."""
         people = [self.commit.author]
         for line in self.commit.message.splitlines():
@@ -352,12 +414,12 @@ class CommitNode(Node):
                 email = found.group(2)
                 people.append(Identity(found.group(1), email, _login_for_email(self.ctx.world, email)))
         nodes = [self._git_actor(p) for p in people]
-        return Connection("GitActorConnection", nodes, self.ctx, "authors", first)
+        return Connection("GitActorConnection", nodes, self.ctx, "authors", **page)
 
-    def f_parents(self, first: int | None = None) -> Connection:
+    def f_parents(self, **page: Any) -> Connection:
         repo_commits = self._repo_commits()
         nodes = [CommitNode(self.ctx, repo_commits[p]) for p in self.commit.parents if p in repo_commits]
-        return Connection("CommitConnection", nodes, self.ctx, "parents", first)
+        return Connection("CommitConnection", nodes, self.ctx, "parents", **page)
 
     def _repo_commits(self) -> Mapping[str, Commit]:
         repo = self._repo()
@@ -369,9 +431,7 @@ class CommitNode(Node):
                 return repo
         return None
 
-    def f_checkSuites(
-        self, first: int | None = None, filterBy: Mapping[str, Any] | None = None
-    ) -> Connection:
+    def f_checkSuites(self, filterBy: Mapping[str, Any] | None = None, **page: Any) -> Connection:
         """The commit's check suites, oldest first; `filterBy` takes `appId` and `checkName` as GitHub's
         CheckSuiteFilter does. A suite holds the runs of one app on this commit."""
         repo = self._repo()
@@ -385,7 +445,7 @@ class CommitNode(Node):
         for run in sorted(runs, key=lambda r: r.id):
             suites.setdefault(run.check_suite_id, []).append(run)
         nodes = [CheckSuiteNode(self.ctx, suite_id, members) for suite_id, members in suites.items()]
-        return Connection("CheckSuiteConnection", nodes, self.ctx, "checkSuites", first)
+        return Connection("CheckSuiteConnection", nodes, self.ctx, "checkSuites", **page)
 
     def f_file(self, path: str) -> Node | None:
         blob = self.commit.files.get(path)
@@ -411,7 +471,7 @@ class CheckSuiteNode(Node):
             "App", databaseId=app_id, slug=app.slug if app else f"app-{app_id}", id=node_id("A_", app_id)
         )
 
-    def f_checkRuns(self, first: int | None = None, filterBy: Mapping[str, Any] | None = None) -> Connection:
+    def f_checkRuns(self, filterBy: Mapping[str, Any] | None = None, **page: Any) -> Connection:
         """The suite's runs, oldest first; `filterBy` as GitHub's CheckRunFilter (`checkName`, `appId`,
         `status`, and `checkType`: LATEST, the default, keeps the newest run of each name)."""
         wanted = filterBy or {}
@@ -425,7 +485,7 @@ class CheckSuiteNode(Node):
         if wanted.get("checkType", "LATEST") == "LATEST":
             runs = list({r.name: r for r in runs}.values())  # oldest first: the newest of a name wins
         nodes = [_check_run_node(self.ctx, r) for r in sorted(runs, key=lambda r: r.id)]
-        return Connection("CheckRunConnection", nodes, self.ctx, "checkRuns", first)
+        return Connection("CheckRunConnection", nodes, self.ctx, "checkRuns", **page)
 
 
 def _check_run_node(ctx: Context, run: CheckRun) -> Node:
@@ -441,11 +501,11 @@ def _check_run_node(ctx: Context, run: CheckRun) -> Node:
         summary=run.summary,
     )
 
-    def annotations(first: int | None = None) -> Connection:
+    def annotations(**page: Any) -> Connection:
         items = [
             _Plain("CheckAnnotation", path=a.path, message=a.message, title=a.title) for a in run.annotations
         ]
-        return Connection("CheckAnnotationConnection", items, ctx, "annotations", first)
+        return Connection("CheckAnnotationConnection", items, ctx, "annotations", **page)
 
     node.values["annotations"] = annotations
     return node
@@ -475,7 +535,7 @@ class PullRequestNode(Node):
     def f_baseRefName(self) -> str:
         return self.pr.base_ref
 
-    def f_reviews(self, first: int | None = None) -> Connection:
+    def f_reviews(self, **page: Any) -> Connection:
         nodes = [
             _Plain(
                 "PullRequestReview",
@@ -488,16 +548,16 @@ class PullRequestNode(Node):
             )
             for r in self.pr.reviews
         ]
-        return Connection("PullRequestReviewConnection", nodes, self.ctx, "reviews", first)
+        return Connection("PullRequestReviewConnection", nodes, self.ctx, "reviews", **page)
 
-    def f_commits(self, first: int | None = None) -> Connection:
+    def f_commits(self, **page: Any) -> Connection:
         nodes = [
             _Plain("PullRequestCommit", commit=CommitNode(self.ctx, c))
             for c in render.pr_commits(self.repo, self.pr)
         ]
-        return Connection("PullRequestCommitConnection", nodes, self.ctx, "commits", first)
+        return Connection("PullRequestCommitConnection", nodes, self.ctx, "commits", **page)
 
-    def f_comments(self, first: int | None = None) -> Connection:
+    def f_comments(self, **page: Any) -> Connection:
         found = sorted(
             (c for c in self.repo.comments.values() if c.number == self.pr.number), key=lambda c: c.id
         )
@@ -512,7 +572,7 @@ class PullRequestNode(Node):
             )
             for c in found
         ]
-        return Connection("IssueCommentConnection", nodes, self.ctx, "comments", first)
+        return Connection("IssueCommentConnection", nodes, self.ctx, "comments", **page)
 
 
 class RepositoryNode(Node):
@@ -577,9 +637,9 @@ class OrganizationNode(Node):
             return None
         ctx = self.ctx
 
-        def members(first: int | None = None) -> Connection:
+        def members(**page: Any) -> Connection:
             nodes = [_actor(ctx, m) for m in found.members]
-            return Connection("TeamMemberConnection", nodes, ctx, "members", first)
+            return Connection("TeamMemberConnection", nodes, ctx, "members", **page)
 
         team = _Plain("Team", slug=found.slug, name=found.slug)
         team.values["members"] = members
@@ -591,6 +651,19 @@ class QueryRoot(Node):
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+
+    def f_rateLimit(self, dryRun: bool = False) -> Node:
+        """The holder's primary rate limit after this call, and this call's cost (schema: RateLimit)."""
+        rate = self.ctx.rate
+        return _Plain(
+            "RateLimit",
+            cost=rate.cost,
+            limit=rate.limit,
+            remaining=rate.remaining,
+            used=rate.used,
+            nodeCount=rate.nodes,
+            resetAt=datetime.fromtimestamp(rate.reset_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
 
     def f_repository(self, owner: str, name: str) -> Node:
         repo = self.ctx.world.repos.get(f"{owner}/{name}")
@@ -704,6 +777,32 @@ def is_mutation(query: str) -> bool:
         return False
 
 
+def _charge(ctx: Context, op: Operation, variables: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Compute the call's cost before it runs and make its holder pay; GitHub's refusal when the
+    node limit or the budget says no (see bot/emulator/ratelimits.py for the rules and sources)."""
+    price = ratelimits.cost(op.selections, variables)
+    if price.nodes > ratelimits.NODE_LIMIT:
+        raise GraphQLError(
+            f"This query requests up to {price.nodes:,} possible nodes which exceeds the maximum limit of "
+            f"{ratelimits.NODE_LIMIT:,}.",
+            "MAX_NODE_LIMIT_EXCEEDED",
+        )
+    if ctx.budget is None:
+        return None
+    paid, ctx.headers = ctx.budget.charge(ctx.holder, price.points)
+    if not paid:
+        return ratelimits.rate_limited(ctx.holder)
+    ctx.rate = RateStatus(
+        price.points,
+        price.nodes,
+        int(ctx.headers["X-RateLimit-Limit"]),
+        int(ctx.headers["X-RateLimit-Remaining"]),
+        int(ctx.headers["X-RateLimit-Used"]),
+        float(ctx.headers["X-RateLimit-Reset"]),
+    )
+    return None
+
+
 def execute(ctx: Context, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run one GraphQL request; errors come back inside the body, as GitHub sends them."""
     try:
@@ -711,6 +810,9 @@ def execute(ctx: Context, query: str, variables: Mapping[str, Any] | None = None
         if len(operations) != 1:
             raise GraphQLError("Exactly one operation per request is supported")
         op = operations[0]
+        refused = _charge(ctx, op, variables or {})
+        if refused is not None:
+            return refused
         root: Node = MutationRoot(ctx) if op.kind == "mutation" else QueryRoot(ctx)
         with ctx.world.lock:
             result: dict[str, Any] = {"data": _execute(ctx, root, op.selections, variables or {})}

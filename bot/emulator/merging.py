@@ -74,3 +74,28 @@ def test_merge(world: World, repo: Repo, pr: PullRequest) -> str | None:
             sha = world.commit(repo, content, (base_head, pr.head_sha), GITHUB, GITHUB, message).sha
         pr.test_merge = (base_head, pr.head_sha, sha)
         return sha
+
+
+def computing(world: World, repo: Repo, pr: PullRequest) -> bool:
+    """Whether a read of the open PR finds GitHub still computing its mergeability.
+
+    GitHub computes `mergeable` and the test merge in a background job after the head or the base
+    moves; a read before the job is done answers `mergeable: null` (REST "Get a pull request": "If the
+    value is null, then GitHub has started a background job to compute the mergeability. After giving
+    the job time to complete, resubmit the request."). Here the first read after a move starts the job
+    and answers null, and the job is done by the next read.
+    """
+    with world.lock:
+        key = (repo.branches[pr.base_ref], pr.head_sha)
+        if pr.test_merge is not None and pr.test_merge[:2] == key:
+            return False
+        if pr.mergeability_job == key:
+            return False  # started by an earlier read: done by now
+        pr.mergeability_job = key
+        return True
+
+
+def known(repo: Repo, pr: PullRequest) -> bool:
+    """Whether the test merge for the PR's current base and head was computed (webhooks sent right
+    after a push carry `mergeable: null`, as GitHub's synchronize payloads do)."""
+    return pr.test_merge is not None and pr.test_merge[:2] == (repo.branches[pr.base_ref], pr.head_sha)

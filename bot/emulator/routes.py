@@ -53,6 +53,7 @@ class Request:
     principal: Principal | None
     jwt_app_id: int | None = None
     link: list[str] = field(default_factory=list)  # pagination Link header parts, filled by handlers
+    headers: dict[str, str] = field(default_factory=dict)  # more answer headers, filled by handlers
 
 
 Handler = Callable[["GitHubEmulator", Request], tuple[int, Any]]
@@ -173,7 +174,8 @@ def list_pulls(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
 @route("GET", "/repos/{owner}/{repo}/pulls/{pull_number}")
 def get_pull(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     repo, pr = _pull(emu, req)
-    computing = emu.faults.take_still_merging()
+    computing = pr.state == "open" and merging.computing(emu.world, repo, pr)
+    computing = emu.faults.take_still_merging() or computing
     return 200, render.pull_request(emu.world, emu.urls, repo, pr, computing=computing)
 
 

@@ -514,6 +514,14 @@ class Driver:
         )
         self._queue("issue_comment", payload)
 
+    def settle_merge(self, full_name: str, number: int) -> None:
+        """Let GitHub's background job finish: the PR's next read finds `mergeable` computed."""
+        from bot.emulator.merging import test_merge
+
+        with self.world.lock:
+            repo, pr = self._pull(full_name, number)
+            test_merge(self.world, repo, pr)
+
     def rerequest_check(self, full_name: str, check_run_id: int, actor: str) -> None:
         with self._change():
             repo = self.world.repo(full_name)

@@ -24,7 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response
 
-from bot.emulator import events, graphql, permissions, render
+from bot.emulator import events, graphql, permissions, ratelimits, render
 from bot.emulator.faults import WRITE_METHODS, Call, CallLog, Faults
 from bot.emulator.permissions import Grant, workflow_grant
 from bot.emulator.routes import ROUTES, ApiError, Principal, Request, compile_template
@@ -85,6 +85,7 @@ class GitHubEmulator:
         self.calls = CallLog()
         self.webhooks = WebhookSender(secret=webhook_secret, url=webhook_url)
         self.token_lifetime = token_lifetime  # seconds an installation token lives
+        self.graphql_budget = ratelimits.GraphQLBudget()  # GraphQL points per installation or user
         self.driver = Driver(self)
         self.urls = render.Urls("http://127.0.0.1:0", "http://127.0.0.1:0")
         self._tokens: dict[str, _Token] = {}
@@ -252,6 +253,7 @@ class GitHubEmulator:
                     self.driver.flush()  # webhooks caused by this call, sent once the world is unlocked
                 if req.link:
                     headers["Link"] = ", ".join(req.link)
+                headers.update(req.headers)
         except ApiError as error:
             status, body = error.status, error.body
             headers.update(error.headers)
@@ -265,9 +267,16 @@ class GitHubEmulator:
                 raise ApiError(401, "This endpoint requires you to be authenticated.")
             body = req.body or {}
             ctx = graphql.Context(
-                self.world, self.urls, req.principal.login, self._graphql_truncation, req.principal.grant
+                self.world,
+                self.urls,
+                req.principal.login,
+                self._graphql_truncation,
+                req.principal.grant,
+                budget=self.graphql_budget,
+                holder=_holder(self.world, req.principal),
             )
             result = graphql.execute(ctx, body.get("query", ""), body.get("variables"))
+            req.headers.update(ctx.headers)
             for change in ctx.mutated:
                 self.driver.after_draft_mutation(change, req.principal.login)
             return 200, result
@@ -289,3 +298,11 @@ class GitHubEmulator:
             self.world, self.urls, repo, pr, action, sender, self.installation_for(repo), **extra
         )
         self.webhooks.send("pull_request", payload)
+
+
+def _holder(world: World, principal: Principal) -> str:
+    """Whose GraphQL points a call spends: an installation's, or the user's (docs.github.com, "Rate
+    limits and query limits for the GraphQL API": per installation, per user for user tokens)."""
+    if principal.installation_id is not None:
+        return f"installation ID {principal.installation_id}"
+    return f"user ID {world.user(principal.login).id}"

@@ -174,6 +174,8 @@ class PullRequest:
     test_merge: tuple[str, str, str | None] | None = None
     # The fork the head branch is in ("owner/name"); None when it is in the base repository (forks.py).
     head_repo: str | None = None
+    # The (base head, PR head) GitHub's background job is computing `mergeable` for (merging.computing).
+    mergeability_job: tuple[str, str] | None = None
 
 
 @dataclass

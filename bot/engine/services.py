@@ -55,7 +55,8 @@ class TokenAccess:
 
     def __init__(self, token: str, settings: ClientSettings | None = None) -> None:
         self._gh = token_client(token, settings)
-        self.base_url = (settings or ClientSettings()).base_url
+        self.settings = settings or ClientSettings()
+        self.base_url = self.settings.base_url
 
     def client(self, installation: int | None) -> Github:
         return self._gh
@@ -80,7 +81,8 @@ class AppAccess:
         self.app_id = app_id
         self._key = private_key
         self._settings = settings
-        self.base_url = (settings or ClientSettings()).base_url
+        self.settings = settings or ClientSettings()
+        self.base_url = self.settings.base_url
         self._clients: dict[int, Github] = {}
         self._lock = threading.Lock()
 
@@ -152,7 +154,13 @@ class Services:
 
     def source(self, ref: PullRef | str, installation: int | None = None) -> PullRequestSource:
         repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)
-        return PullRequestSource(self.github.client(inst), repo)
+        settings: ClientSettings = getattr(self.github, "settings", ClientSettings())
+        return PullRequestSource(
+            self.github.client(inst),
+            repo,
+            max_rate_limit_wait=settings.retry.max_rate_limit_wait or float("inf"),
+            mergeable_waits=settings.mergeable_waits,
+        )
 
     def writer(self, ref: PullRef | str, installation: int | None = None) -> PullRequestWriter:
         repo, inst = (ref.repo, ref.installation) if isinstance(ref, PullRef) else (ref, installation)

@@ -176,6 +176,7 @@ def test_conflicting_pr_is_not_mergeable(emulator):  # type: ignore[no-untyped-d
     d.create_repo(REPO, {"a": "1"})
     number = d.open_pr(REPO, "alice", "b", {"a": "2"})
     d.push(REPO, "main", {"a": "3"}, author="bob")
+    d.settle_merge(REPO, number)
     body = _get(emulator, f"/repos/{REPO}/pulls/{number}", emulator.token_for("x")).json()
     assert (body["mergeable"], body["mergeable_state"]) == (False, "dirty")
     with pytest.raises(ValueError, match="conflicts"):

@@ -25,10 +25,34 @@ def _behind(emulator) -> int:  # type: ignore[no-untyped-def]
     return int(number)
 
 
+def _settled(emu, number: int) -> Any:  # type: ignore[no-untyped-def]
+    """The PR as GitHub shows it once its background job is done: the first read after a change
+    starts the job and answers `mergeable: null`; the next finds it done."""
+    first = _get(emu, f"/repos/{REPO}/pulls/{number}").json()
+    assert (first["mergeable"], first["mergeable_state"], first["merge_commit_sha"]) == (
+        None,
+        "unknown",
+        None,
+    )
+    return _get(emu, f"/repos/{REPO}/pulls/{number}").json()
+
+
+def test_right_after_a_push_mergeable_is_null_until_githubs_job_is_done(emulator):  # type: ignore[no-untyped-def]
+    number = _behind(emulator)
+    assert _settled(emulator, number)["mergeable"] is True
+    assert _get(emulator, f"/repos/{REPO}/pulls/{number}").json()["mergeable"] is True  # computed once
+    branch = emulator.world.repo(REPO).pulls[number].head_ref
+    emulator.driver.push(REPO, branch, {"c.yaml": "1\n"}, author="alice")
+    assert _settled(emulator, number)["mergeable"] is True  # a push starts it again
+    # The webhook of the push went out before the job was done.
+    (sync,) = [d for d in emulator.webhooks.of("pull_request", "synchronize")]
+    assert sync.payload["pull_request"]["mergeable"] is None
+
+
 def test_an_open_mergeable_pr_has_a_test_merge_of_base_head_and_pr_head(emulator):  # type: ignore[no-untyped-def]
     number = _behind(emulator)
     repo = emulator.world.repo(REPO)
-    pull = _get(emulator, f"/repos/{REPO}/pulls/{number}").json()
+    pull = _settled(emulator, number)
     assert (pull["mergeable"], pull["mergeable_state"]) == (True, "clean")
     sha = pull["merge_commit_sha"]
     assert repo.commits[sha].parents == (repo.branches["main"], repo.pulls[number].head_sha)
@@ -44,16 +68,17 @@ def test_an_open_mergeable_pr_has_a_test_merge_of_base_head_and_pr_head(emulator
 
 def test_the_test_merge_follows_the_base_and_disappears_on_conflict(emulator):  # type: ignore[no-untyped-def]
     number = _behind(emulator)
-    first = _get(emulator, f"/repos/{REPO}/pulls/{number}").json()["merge_commit_sha"]
+    first = _settled(emulator, number)["merge_commit_sha"]
     emulator.driver.push(REPO, "main", {"a.yaml": "9\n"}, author="zoe")
-    pull = _get(emulator, f"/repos/{REPO}/pulls/{number}").json()
+    pull = _settled(emulator, number)
     assert (pull["mergeable"], pull["mergeable_state"], pull["merge_commit_sha"]) == (False, "dirty", None)
     assert first is not None
 
 
 def test_while_github_computes_mergeability_is_unknown(emulator):  # type: ignore[no-untyped-def]
     number = _behind(emulator)
-    emulator.faults.still_merging()
+    emulator.driver.settle_merge(REPO, number)
+    emulator.faults.still_merging()  # a job that takes longer than one read
     pull = _get(emulator, f"/repos/{REPO}/pulls/{number}").json()
     assert (pull["mergeable"], pull["mergeable_state"], pull["merge_commit_sha"]) == (None, "unknown", None)
     assert _get(emulator, f"/repos/{REPO}/pulls/{number}").json()["mergeable"] is True

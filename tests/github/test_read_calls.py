@@ -54,6 +54,7 @@ def setup(emulator, github_settings):  # type: ignore[no-untyped-def]
 
 def test_the_variables_an_experiment_overrides_come_with_the_read(emulator, setup):  # type: ignore[no-untyped-def]
     client, number = setup
+    emulator.driver.settle_merge(REPO, number)
     emulator.calls.reset()
     snapshot = PullRequestSource(client, REPO).read(number, merged=True)
     assert snapshot.view == MERGE_VIEW and snapshot.incomplete is None

@@ -49,6 +49,10 @@ class ClientSettings:
     seconds_between_writes: float = Consts.DEFAULT_SECONDS_BETWEEN_WRITES
     timeout: int = Consts.DEFAULT_TIMEOUT
     per_page: int = 100
+    # Seconds between asking again while GitHub computes a PR's test merge (`mergeable: null`), as the
+    # REST docs ask ("After giving the job time to complete, resubmit the request"); then the bot judges
+    # without it (the three-way view).
+    mergeable_waits: tuple[float, ...] = (0.5, 1.0, 2.0)
 
 
 def read_private_key(key: str) -> str:

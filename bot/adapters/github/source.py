@@ -40,7 +40,9 @@ an API error that survives PyGithub's retries raises `GitHubReadError`, and so d
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
@@ -60,6 +62,8 @@ from bot.core.rules import overrides_used
 from bot.core.tree import ChangeType, FileChange
 
 CHECK_NAME = "approvalbot"  # the check run approvalbot writes on every PR head
+log = logging.getLogger("approvalbot.github")
+
 PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
 COMPARE_FILES = 300  # GitHub lists at most this many files in a comparison; as many may mean more
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: the "parent" of a root commit
@@ -93,6 +97,7 @@ class PullState:
     labels: tuple[str, ...] = ()
     requested_reviewers: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()
+    mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
 
 
 @dataclass(frozen=True)
@@ -202,13 +207,18 @@ class PullRequestSnapshot:
     @property
     def note(self) -> str | None:
         """What a reader of the check should know about how the change was judged, if anything."""
-        if self.view == THREE_WAY_VIEW:
+        if self.view != THREE_WAY_VIEW:
+            return None
+        judged = (
+            f"so it is judged on the files it changes, as they are on its head, against "
+            f"`{self.pull.base_ref}` as it is now."
+        )
+        if self.pull.mergeable is None:
             return (
-                "GitHub has no test merge of this pull request (it conflicts with "
-                f"`{self.pull.base_ref}`, or GitHub is still computing it), so it is judged on the files "
-                f"it changes, as they are on its head, against `{self.pull.base_ref}` as it is now."
+                "GitHub was still computing the test merge of this pull request after the bot asked "
+                f"several times, {judged} Re-run this check once GitHub shows whether it can be merged."
             )
-        return None
+        return f"This pull request conflicts with `{self.pull.base_ref}` (GitHub has no test merge), {judged}"
 
 
 @dataclass(frozen=True)
@@ -274,13 +284,28 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
     return login
 
 
-_FACTS_QUERY = """
+# What the facts read of each review, commit and comment; the pages after the first read the same.
+_REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid }"
+_COMMIT_FIELDS = """commit { oid
+          author { user { __typename login } }
+          committer { user { __typename login } }
+          authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } }"""
+_COMMENT_FIELDS = "databaseId author { __typename login } body createdAt lastEditedAt"
+
+# GitHub prices a query by the connections it may need to fill (see `bot/emulator/ratelimits.py`):
+# this one needs 1 (suites) + 5 (runs) + 25 (annotations) + 1 (parents) + 3 (reviews, commits, comments)
+# + 100 (each commit's authors) = 135 requests, which GitHub rounds to 1 point. Reviews and comments
+# are read from the newest end: the newest review of each person decides, and older pages follow.
+# Five suites of five runs named approvalbot are more than any honest head has; more, and the writer
+# lists the check runs itself.
+_FACTS_QUERY = (
+    """
 query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: String!,
       $merge: GitObjectID!, $head: GitObjectID!, $check: String!) {
   repository(owner: $owner, name: $name) {
-    head: object(oid: $head) { ... on Commit { checkSuites(first: 100, filterBy: {checkName: $check}) {
+    head: object(oid: $head) { ... on Commit { checkSuites(first: 5, filterBy: {checkName: $check}) {
       pageInfo { hasNextPage }
-      nodes { app { databaseId } checkRuns(first: 10, filterBy: {checkName: $check, checkType: LATEST}) {
+      nodes { app { databaseId } checkRuns(first: 5, filterBy: {checkName: $check, checkType: LATEST}) {
         pageInfo { hasNextPage }
         nodes { databaseId externalId status annotations(first: 1) { totalCount } } } } } } }
     ref(qualifiedName: $base) {
@@ -289,26 +314,32 @@ query($owner: String!, $name: String!, $number: Int!, $base: String!, $config: S
     }
     merge: object(oid: $merge) { __typename ... on Commit { oid parents(first: 2) { nodes { oid } } } }
     pullRequest(number: $number) {
-      reviews(first: 100) {
-        totalCount pageInfo { hasNextPage }
-        nodes { author { __typename login } state body submittedAt commit { oid } }
-      }
-      commits(first: 100) {
-        totalCount pageInfo { hasNextPage }
-        nodes { commit { oid
-          author { user { __typename login } }
-          committer { user { __typename login } }
-          authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } } }
-      }
-      comments(first: 100) {
-        totalCount pageInfo { hasNextPage }
-        nodes { databaseId author { __typename login } body createdAt lastEditedAt }
-      }
+      reviews(last: 100) { pageInfo { hasPreviousPage startCursor } nodes { REVIEW } }
+      commits(first: 100) { pageInfo { hasNextPage endCursor } nodes { COMMIT } }
+      comments(last: 100) { pageInfo { hasPreviousPage startCursor } nodes { COMMENT } }
     }
     __BLOBS__
   }
 }
+""".replace("REVIEW", _REVIEW_FIELDS)
+    .replace("COMMIT", _COMMIT_FIELDS)
+    .replace("COMMENT", _COMMENT_FIELDS)
+)
+
+# One more page of one of the PR's lists (reviews and comments backwards, commits forwards).
+_PAGE_QUERY = """
+query($owner: String!, $name: String!, $number: Int!, $cursor: String!) {
+  repository(owner: $owner, name: $name) { pullRequest(number: $number) {
+    LIST(PAGING: $cursor) { pageInfo { MORE CURSOR } nodes { FIELDS } } } }
+}
 """
+MAX_PAGES = 10  # per list: 1,000 reviews, commits or comments; beyond that the read is incomplete
+_LISTS = {
+    # name: (paging argument, whether another page exists, its cursor, node fields)
+    "reviews": ("last: 100, before", "hasPreviousPage", "startCursor", _REVIEW_FIELDS),
+    "commits": ("first: 100, after", "hasNextPage", "endCursor", _COMMIT_FIELDS),
+    "comments": ("last: 100, before", "hasPreviousPage", "startCursor", _COMMENT_FIELDS),
+}
 
 
 _COMMIT_QUERY = """
@@ -330,8 +361,17 @@ query($owner: String!, $name: String!) {
 
 
 class PullRequestSource:
-    def __init__(self, gh: Github, full_name: str) -> None:
+    def __init__(
+        self,
+        gh: Github,
+        full_name: str,
+        *,
+        max_rate_limit_wait: float = 900.0,
+        mergeable_waits: Sequence[float] = (0.5, 1.0, 2.0),
+    ) -> None:
         self._gh = gh
+        self.mergeable_waits = tuple(mergeable_waits)
+        self.max_rate_limit_wait = max_rate_limit_wait  # seconds: longer, and the read fails for a retry
         self.owner, _, self.name = full_name.partition("/")
         self.full_name = full_name
 
@@ -361,14 +401,27 @@ class PullRequestSource:
         # Not PyGithub's graphql_query: it raises on any `errors` entry, and GitHub's refusals and
         # misses come with the rest of the answer (partial data).
         url = self._gh.requester.graphql_url
-        try:
-            _, data = self._gh.requester.requestJsonAndCheck(
-                "POST", url, input={"query": query, "variables": dict(variables)}
+        for attempt in range(1, RATE_LIMIT_ATTEMPTS + 1):
+            try:
+                headers, data = self._gh.requester.requestJsonAndCheck(
+                    "POST", url, input={"query": query, "variables": dict(variables)}
+                )
+            except _API_ERRORS as error:
+                raise GitHubReadError(
+                    f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
+                ) from error
+            wait = rate_limit_wait(headers, data, time.time())
+            if wait is None:
+                break
+            if wait > self.max_rate_limit_wait or attempt == RATE_LIMIT_ATTEMPTS:
+                raise GitHubReadError(
+                    f"GitHub's GraphQL rate limit for {self.full_name} is used up "
+                    f"({_messages(data)}) and frees up in {wait:.0f} s; the work is retried later"
+                )
+            log.warning(
+                "GraphQL rate limited on %s: waiting %.1f s (%s)", self.full_name, wait, _messages(data)
             )
-        except _API_ERRORS as error:
-            raise GitHubReadError(
-                f"GitHub GraphQL query on {self.full_name} failed: {_describe(error)}"
-            ) from error
+            time.sleep(wait)
         errors = [e for e in data.get("errors") or () if not _missing_under(e, may_miss)]
         refused = [_refusal(e) for e in errors if e.get("type") == "FORBIDDEN"]
         others = [e for e in errors if e.get("type") != "FORBIDDEN"]
@@ -429,6 +482,13 @@ class PullRequestSource:
         callers that compare it with another base themselves."""
         problems: list[str] = []
         pull_data = self._rest(f"/pulls/{number}")
+        for wait in self.mergeable_waits if merged else ():
+            if pull_data["state"] != "open" or pull_data.get("mergeable") is not None:
+                break
+            # GitHub is computing the test merge; judging without it would judge another tree than the
+            # one a later evaluation sees, and the verdict could change with no change to the PR.
+            time.sleep(wait)
+            pull_data = self._rest(f"/pulls/{number}")
         head_sha = pull_data["head"]["sha"]
         base_ref = pull_data["base"]["ref"]
         test_merge = _test_merge_candidate(pull_data) if merged else None
@@ -517,11 +577,51 @@ class PullRequestSource:
             tree._fill({p: e.sha for p, e in entries.items()}, blobs)
 
         pull = _pull_state(pull_data, base_sha)
-        facts, comments = _facts(pull, facts_data["pullRequest"], members, pusher, problems)
+        lists = {name: self._list(number, name, facts_data["pullRequest"], problems) for name in _LISTS}
+        facts, comments = _facts(pull, lists, members, pusher, problems)
         check_runs = _check_runs(facts_data.get("head"))
         return PullRequestSnapshot(
             pull, base, head, changes, facts, config, comments, view, check_runs, tuple(warnings)
         )
+
+    def _list(self, number: int, name: str, pull: Mapping[str, Any], problems: list[str]) -> list[Any]:
+        """Every node of the PR's list `name`, oldest first: the facts query's page, and the pages
+        before (reviews, comments) or after it (commits), one query (one point) each."""
+        paging, more, cursor_field, fields = _LISTS[name]
+        page = pull[name]
+        nodes = list(page["nodes"])
+        query = (
+            _PAGE_QUERY.replace("LIST", name)
+            .replace("PAGING", paging)
+            .replace("MORE", more)
+            .replace("CURSOR", cursor_field)
+            .replace("FIELDS", fields)
+        )
+        for _ in range(MAX_PAGES - 1):
+            info = page["pageInfo"]
+            if not info[more]:
+                return nodes
+            if not info[cursor_field]:  # more, but nowhere to go on from: GitHub answered short
+                problems.append(
+                    f"GitHub listed only part of the pull request's {name}; not all could be read"
+                )
+                return nodes
+            variables = {
+                "owner": self.owner,
+                "name": self.name,
+                "number": number,
+                "cursor": info[cursor_field],
+            }
+            found = (self._graphql(query, variables)["repository"] or {}).get("pullRequest")
+            if found is None:
+                raise GitHubReadError(f"{self.full_name}#{number} vanished while its {name} were read")
+            page = found[name]
+            nodes = nodes + list(page["nodes"]) if more == "hasNextPage" else list(page["nodes"]) + nodes
+        if page["pageInfo"][more]:
+            problems.append(
+                f"the pull request has more than {MAX_PAGES * PAGE} {name}; not all could be read"
+            )
+        return nodes
 
     def _listing(self, ref: str, problems: list[str]) -> tuple[str, dict[str, _Entry]]:
         """The tree of `ref` (a branch name or a sha): its own sha and its files."""
@@ -864,6 +964,35 @@ _FIELD_PERMISSIONS = {
 }
 
 
+RATE_LIMIT_ATTEMPTS = 3
+_RATE_LIMITED = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
+
+
+def rate_limit_wait(headers: Mapping[str, str], data: Mapping[str, Any], now: float) -> float | None:
+    """Seconds to wait before asking again when a GraphQL answer is a rate limit, else None.
+
+    GitHub answers an exceeded GraphQL limit with HTTP 200 and an error, not with the 403/429 that
+    PyGithub's retry handles (docs.github.com, "Rate limits and query limits for the GraphQL API",
+    "Exceeding the rate limit"): primary, error type RATE_LIMITED (newer answers: RATE_LIMIT) and
+    `x-ratelimit-remaining: 0`, wait until `x-ratelimit-reset`; secondary, a message saying so, wait
+    `retry-after` seconds when given, else at least a minute."""
+    errors = data.get("errors") or ()
+    primary = any(e.get("type") in _RATE_LIMITED for e in errors)
+    secondary = any("secondary rate limit" in str(e.get("message", "")).lower() for e in errors)
+    if not (primary or secondary):
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after" in lowered:
+        return max(0.0, float(lowered["retry-after"]))
+    if lowered.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in lowered:
+        return max(0.0, float(lowered["x-ratelimit-reset"]) - now) + 1.0  # the reset's second, whole
+    return 60.0
+
+
+def _messages(data: Mapping[str, Any]) -> str:
+    return "; ".join(str(e.get("message", e)) for e in data.get("errors") or ()) or "no message"
+
+
 def _refusal(error: Mapping[str, Any]) -> str:
     """A FORBIDDEN GraphQL error as a sentence naming what was refused and the permission it needs."""
     path = [str(p) for p in error.get("path") or ()]
@@ -896,25 +1025,19 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         labels=tuple(label["name"] for label in data.get("labels", [])),
         requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
+        mergeable=data.get("mergeable"),
     )
-
-
-def _connection(data: Mapping[str, Any], name: str, problems: list[str]) -> list[Any]:
-    conn = data[name]
-    if conn["pageInfo"]["hasNextPage"]:
-        problems.append(f"the pull request has more than {PAGE} {name}; not all could be read")
-    return list(conn["nodes"])
 
 
 def _facts(
     pull: PullState,
-    data: Mapping[str, Any],
+    lists: Mapping[str, Sequence[Any]],
     teams: Mapping[str, tuple[str, ...]],
     pusher: str | None,
     problems: list[str],
 ) -> tuple[PullRequestFacts, tuple[CommentRecord, ...]]:
     reviews = []
-    for node in _connection(data, "reviews", problems):
+    for node in lists["reviews"]:
         login = _actor_login(node.get("author"))
         if login is None:
             continue  # a deleted account ("ghost") can neither approve nor be a creator
@@ -928,7 +1051,7 @@ def _facts(
             )
         )
     commits = []
-    for node in _connection(data, "commits", problems):
+    for node in lists["commits"]:
         commit = node["commit"]
         authors = commit["authors"]
         if authors["pageInfo"]["hasNextPage"]:
@@ -944,7 +1067,7 @@ def _facts(
             )
         )
     comments, records = [], []
-    for node in _connection(data, "comments", problems):
+    for node in lists["comments"]:
         login = _actor_login(node.get("author"))
         if login is None:
             continue
