@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import drafts, events
+from bot.emulator import drafts, events, forks
 from bot.emulator.gitobjects import Identity
 from bot.emulator.merges import MergeMethod, write_merge
 from bot.emulator.permissions import Grant, Level, Permission
@@ -161,6 +161,11 @@ class Driver:
 
     # --- repositories and pushes -----------------------------------------------------------------
 
+    def fork_repo(self, full_name: str, owner: str) -> str:
+        """`owner` forks `full_name`; returns the fork's full name (forks.py)."""
+        with self._change():
+            return forks.make_fork(self.world, self.world.repo(full_name), owner).full_name
+
     def create_repo(
         self,
         full_name: str,
@@ -258,10 +263,9 @@ class Driver:
                 "push",
                 events.push(self.world, self.emu.urls, repo, branch, push_before, made, by, installation),
             )
-            for pr in repo.pulls.values():
-                if pr.head_ref == branch and pr.state == "open":
-                    pr.head_sha, pr.updated_at = parent, self.world.now()
-                    self._pr_event(repo, pr, "synchronize", by, before=before, after=parent)
+            for where, pr in forks.pulls_headed_at(self.world, repo, branch):
+                pr.head_sha, pr.updated_at = parent, self.world.now()
+                self._pr_event(where, pr, "synchronize", by, before=before, after=parent)
             return [c.sha for c in made]
 
     # --- pull requests ---------------------------------------------------------------------------
@@ -279,8 +283,10 @@ class Driver:
         base: str | None = None,
         message: str | None = None,
         committer: Person | None = None,
+        fork: str | None = None,
     ) -> int:
-        """Push `edits` to a new branch and open a pull request from it; returns the PR number.
+        """Push `edits` to a new branch and open a pull request from it; returns the PR number. With
+        `fork` ("owner/name", made by `fork_repo`), the branch is pushed to that fork (forks.py).
         Raises DraftRefused for a draft where the repository's plan has none (drafts.py)."""
         with self._change():
             repo = self.world.repo(full_name)
@@ -288,7 +294,7 @@ class Driver:
                 raise drafts.DraftRefused(repo)
             base_ref = base or repo.default_branch
             head = self.push(
-                full_name,
+                fork or full_name,
                 branch,
                 edits,
                 author=author,
@@ -313,6 +319,7 @@ class Driver:
                 created_at=now,
                 updated_at=now,
                 draft=draft,
+                head_repo=fork,
             )
             repo.pulls[number] = pr
             self._pr_event(repo, pr, "opened", author)

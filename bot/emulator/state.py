@@ -175,6 +175,8 @@ class PullRequest:
     merged_commits: tuple[str, ...] = ()
     # GitHub's test merge of an open PR: (base head, PR head) it was made for → its sha (None: conflicts).
     test_merge: tuple[str, str, str | None] | None = None
+    # The fork the head branch is in ("owner/name"); None when it is in the base repository (forks.py).
+    head_repo: str | None = None
     # The (base head, PR head) GitHub's background job is computing `mergeable` for (merging.computing).
     mergeability_job: tuple[str, str] | None = None
 
@@ -200,6 +202,7 @@ class Repo:
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
     private: bool = True  # REST's `private` / `visibility`; with the owner's plan it decides drafts
+    fork_of: str | None = None  # the parent's full name when this repository is a fork (forks.py)
 
     @property
     def full_name(self) -> str:
