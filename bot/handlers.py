@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.repo_config import RepoConfig
 from bot.engine.evaluate import Evaluation, evaluate_pull, release
-from bot.engine.merge import Outcome, apply_commit, apply_push
+from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import on_toggle
 from bot.ports import Job
@@ -131,10 +131,13 @@ def on_push(services: Services, payload: Payload) -> None:
 
 
 def _apply(services: Services, payload: Payload, sha: str, number: int) -> Outcome:
-    result = apply_commit(services, _repo(payload), sha, installation=_installation(payload), pr=number)
-    if result.outcome is Outcome.APPLIED:
-        _after_apply(services, payload, sha, result.toggled)
-    return result.outcome
+    """The merge, after any earlier commit whose events were lost (merge.apply_merged); the merge's
+    own outcome."""
+    results = apply_merged(services, _repo(payload), sha, installation=_installation(payload), pr=number)
+    for result in results:
+        if result.outcome is Outcome.APPLIED:
+            _after_apply(services, payload, result.sha, result.toggled)
+    return next((r.outcome for r in results if r.sha == sha), Outcome.ALREADY_APPLIED)
 
 
 def apply_own_merge(services: Services, ref: PullRef, sha: str, actor: str | None) -> Outcome:

@@ -17,7 +17,7 @@ own, and never applied without the PR's approval.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -120,17 +120,63 @@ def apply_commit(
 def apply_push(
     services: Services, repo: str, before: str, after: str, *, installation: int | None = None
 ) -> list[CommitResult]:
-    """Every first-parent commit from `before` (exclusive) to `after`, oldest first."""
+    """The pushed commits (`before..after`) and every earlier first-parent commit the store has not
+    handled yet, oldest first (see `catch_up_chain`)."""
     source = services.source(repo, installation)
-    chain = source.first_parent_chain(after, stop=before, limit=MAX_WALK)
+    chain = catch_up_chain(services, source, after, own_stop=before)
     return apply_walk(services, repo, list(reversed(chain)), installation=installation)
 
 
+def apply_merged(
+    services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
+) -> list[CommitResult]:
+    """The merge commit `sha` of PR `pr` (its `closed` event), after every earlier first-parent commit
+    the store has not handled yet."""
+    source = services.source(repo, installation)
+    chain = catch_up_chain(services, source, sha, own_length=1)
+    pr_of = {sha: pr} if pr is not None else {}
+    return apply_walk(services, repo, list(reversed(chain)), installation=installation, pr_of=pr_of)
+
+
+def catch_up_chain(
+    services: Services,
+    source: PullRequestSource,
+    head: str,
+    *,
+    own_stop: str | None = None,
+    own_length: int | None = None,
+) -> list[str]:
+    """First-parent commits from `head`, newest first: what the event names (down to `own_stop`, or
+    `own_length` commits), and beyond it back to the newest commit the store has handled (applied, or
+    recorded as drift).
+
+    Not just what the event names: a merge whose `closed` and `push` deliveries were both lost (GitHub
+    does not redeliver by itself) sits below the next push's `before`, and the next event is the first
+    chance to apply it, in order, before what came after it. Commits the event names are walked even
+    when handled (an applied commit finishes a toggle whose follow-up failed). When the store has
+    handled none of the history walked (a new installation: `reconcile` takes the baseline), only what
+    the event names is walked: older commits predate the bot, and nobody approved them through it."""
+    chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
+    if own_length is not None:
+        own = min(own_length, len(chain))
+    else:
+        own = chain.index(own_stop) if own_stop in chain else len(chain)
+    handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
+    newest_handled = next((i for i, sha in enumerate(chain) if sha in handled), None)
+    return chain[: max(own, newest_handled or 0)]
+
+
 def apply_walk(
-    services: Services, repo: str, oldest_first: list[str], *, installation: int | None = None
+    services: Services,
+    repo: str,
+    oldest_first: list[str],
+    *,
+    installation: int | None = None,
+    pr_of: Mapping[str, int] | None = None,
 ) -> list[CommitResult]:
     """Judge each of these first-parent commits in order. The commits a rebase merge wrote before its
-    last are left to that last one when it comes later in the walk: it judges the whole run at once."""
+    last are left to that last one when it comes later in the walk: it judges the whole run at once.
+    `pr_of`: the PR an event says merged a commit (a hint; GitHub's list is asked otherwise)."""
     source = services.source(repo, installation)
     covered: dict[str, int] = {}  # commit → the PR whose rebase merge it is part of
     results = []
@@ -141,7 +187,8 @@ def apply_walk(
         if sha in covered:
             results.append(CommitResult(sha, Outcome.PART_OF_MERGE, covered[sha]))
         else:
-            results.append(apply_commit(services, repo, sha, installation=installation))
+            hint = (pr_of or {}).get(sha)
+            results.append(apply_commit(services, repo, sha, installation=installation, pr=hint))
     return results
 
 

@@ -84,17 +84,11 @@ def on_toggle(
             services.reevaluate(PullRef(repo, number, installation))
     else:
         numbers = _revert_requests(services, source, repo, installation, sha, pending)
-    services.store.audit(
-        AuditEntry(
-            AuditKind.TOGGLE,
-            actor=actor,
-            commit_sha=sha,
-            detail={
-                "repository": repo,
-                "enabled": enabled,
-                "reevaluated" if enabled else "reverted": numbers,
-            },
-        )
+    entry = AuditEntry(
+        AuditKind.TOGGLE,
+        actor=actor,
+        commit_sha=sha,
+        detail={"repository": repo, "enabled": enabled, "reevaluated" if enabled else "reverted": numbers},
     )
     merged = _merged_pull(source, sha)
     send_notifications(
@@ -112,7 +106,9 @@ def on_toggle(
         ),
         _team_members(source, config),
     )
-    services.store.finish_toggle(repo, sha)
+    # Audited with the finish, once: the merge's `closed` and `push` jobs may both take the toggle up
+    # (the apply records it pending in its own transaction, so some job always finds it pending).
+    services.store.finish_toggle(repo, sha, audit=entry)
     return numbers
 
 

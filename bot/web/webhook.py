@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -136,7 +137,12 @@ def _answer(status: int, message: str, **extra: Any) -> tuple[Response, int]:
 def receive() -> tuple[Response, int]:
     state: WebhookState = current_app.extensions["approvalbot"]
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _outcome(413, TOO_LARGE, "", "", "too large")
+        answer = _outcome(413, TOO_LARGE, "", "", "too large")
+        # Answered before the body is read, then the body is read and thrown away (a "lingering close",
+        # as nginx does): closing on a client still sending makes its TCP stack reset the connection,
+        # and the client never reads the 413. Bounded, so nobody can keep a server thread busy for long.
+        answer[0].call_on_close(_discarder(request.environ.get("wsgi.input"), request.content_length))
+        return answer
     event = request.headers.get(EVENT_HEADER, "")
     delivery = request.headers.get(DELIVERY_HEADER, "")
     header = request.headers.get(SIGNATURE_HEADER)
@@ -174,6 +180,27 @@ def receive() -> tuple[Response, int]:
             state.deliveries.forget_delivery(delivery)  # so GitHub's redelivery is not taken for a replay
         return _outcome(503, QUEUE_DOWN, event, delivery, "queue unavailable", action)
     return _outcome(202, "queued", event, delivery, f"queued as {job.key}", action, key=job.key)
+
+
+MAX_DISCARD_BYTES = 4 * MAX_BODY_BYTES
+MAX_DISCARD_SECONDS = 10.0
+
+
+def _discarder(stream: Any, length: int) -> Callable[[], None]:
+    def discard() -> None:
+        if stream is None or length > MAX_DISCARD_BYTES:
+            return
+        left, deadline = length, time.monotonic() + MAX_DISCARD_SECONDS
+        try:
+            while left > 0 and time.monotonic() < deadline:
+                chunk = stream.read(min(left, 1 << 20))
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except OSError:
+            return  # the client went away: nothing left to be polite to
+
+    return discard
 
 
 def _accept(queue: DurableQueue, job: Job, action: str | None) -> tuple[Response, int]:

@@ -332,12 +332,16 @@ class Store:
     def pending_toggle(self, repository: str, commit_sha: str) -> PendingToggle | None:
         return next((p for p in self.pending_toggles(repository) if p.commit_sha == commit_sha), None)
 
-    def finish_toggle(self, repository: str, commit_sha: str) -> bool:
-        """The toggle's follow-up completed; True when it was pending."""
+    def finish_toggle(self, repository: str, commit_sha: str, audit: AuditEntry | None = None) -> bool:
+        """The toggle's follow-up completed; True when it was pending. `audit` is written with it, and
+        only by the one caller that finished it: two jobs finishing the same toggle audit it once."""
         pt = t.pending_toggles
         with self._write() as conn:
             where = and_(pt.c.repository == repository, pt.c.commit_sha == commit_sha)
-            return bool(conn.execute(delete(pt).where(where)).rowcount)
+            finished = bool(conn.execute(delete(pt).where(where)).rowcount)
+            if finished and audit is not None:
+                conn.execute(t.audit_log.insert().values(**_audit_row(audit, self._clock())))
+            return finished
 
     # -- the outbox of target POSTs --
 
