@@ -108,10 +108,14 @@ def _by_a_bot(user: Payload) -> bool:
 def on_check_run(services: Services, payload: Payload) -> Evaluation | None:
     if payload.get("action") != "rerequested":
         return None
-    results = [
-        evaluate_pull(services, _ref(payload, int(p["number"])))
-        for p in payload["check_run"].get("pull_requests") or []
-    ]
+    check = payload["check_run"]
+    numbers = [int(p["number"]) for p in check.get("pull_requests") or []]
+    if not numbers and check.get("head_sha"):
+        # GitHub lists no PR whose head is in a fork here ("When the check suite's head_branch is in a
+        # forked repository ... the pull_requests array will be empty"): find it among the open PRs.
+        source = services.source(_repo(payload), _installation(payload))
+        numbers = source.open_pull_numbers_at(str(check["head_sha"]))
+    results = [evaluate_pull(services, _ref(payload, number)) for number in numbers]
     return next((r for r in results if r is not None), None)
 
 
@@ -127,11 +131,26 @@ def on_push(services: Services, payload: Payload) -> None:
         services.reevaluate(_ref(payload, number))
 
 
-def _apply(services: Services, payload: Payload, sha: str, number: int) -> None:
-    # The merge, after any earlier commit whose events were lost (merge.apply_merged).
-    for result in apply_merged(services, _repo(payload), sha, installation=_installation(payload), pr=number):
+def _apply(services: Services, payload: Payload, sha: str, number: int) -> Outcome:
+    """The merge, after any earlier commit whose events were lost (merge.apply_merged); the merge's
+    own outcome."""
+    results = apply_merged(services, _repo(payload), sha, installation=_installation(payload), pr=number)
+    for result in results:
         if result.outcome is Outcome.APPLIED:
             _after_apply(services, payload, result.sha, result.toggled)
+    return next((r.outcome for r in results if r.sha == sha), Outcome.ALREADY_APPLIED)
+
+
+def apply_own_merge(services: Services, ref: PullRef, sha: str, actor: str | None) -> Outcome:
+    """Apply a merge approvalbot made itself, as the push it caused would have; then re-plan the other
+    open PRs against the moved base. For the Action, whose merges start no workflow run of their own."""
+    payload: dict[str, Any] = {"repository": {"full_name": ref.repo}, "sender": {"login": actor}}
+    if ref.installation is not None:
+        payload["installation"] = {"id": ref.installation}
+    outcome = _apply(services, payload, sha, ref.number)
+    for number in services.source(ref.repo, ref.installation).open_pull_numbers():
+        services.reevaluate(PullRef(ref.repo, number, ref.installation))
+    return outcome
 
 
 def _after_apply(services: Services, payload: Payload, sha: str, toggled: RepoConfig | None) -> None:
@@ -196,6 +215,8 @@ HANDLERS: Mapping[str, Callable[[Services, Payload], Evaluation | None]] = {
     REEVALUATE: on_reevaluate,
     RECONCILE: on_reconcile,
     "pull_request": on_pull_request,
+    # The same payload as pull_request; the workflow that runs is the base branch's (the README's choice).
+    "pull_request_target": on_pull_request,
     "pull_request_review": on_review,
     "issue_comment": on_comment,
     "check_run": on_check_run,

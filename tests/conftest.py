@@ -20,6 +20,19 @@ def github_contract():  # type: ignore[no-untyped-def]
     return _load_github_contract()
 
 
+@_pytest.fixture(scope="session", autouse=True)
+def _graphql_against_githubs_schema(github_contract) -> _Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every emulator of the suite (this file's fixture, the sandbox's, a test's own) validates each
+    GraphQL document it is sent against GitHub's schema (@octokit/graphql-schema) and refuses an invalid
+    one as GitHub does, so no document the bot sends can be wrong on GitHub and pass here. The schema
+    is built on the first GraphQL call, once per process."""
+    from bot.emulator import validate_graphql_with
+
+    previous = validate_graphql_with(github_contract.graphql_errors)
+    yield
+    validate_graphql_with(previous)
+
+
 @_pytest.fixture
 def emulator(github_contract) -> _Iterator[object]:  # type: ignore[no-untyped-def]
     """A started GitHub emulator. At teardown every REST answer it gave must validate against GitHub's

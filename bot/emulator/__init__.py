@@ -6,7 +6,7 @@ Used by the tests (PyGithub talks to it through `base_url`) and by `approvalbot 
 from bot.emulator.faults import Call, CallLog, Faults
 from bot.emulator.gitobjects import Identity
 from bot.emulator.scenario import Driver
-from bot.emulator.server import GitHubEmulator
+from bot.emulator.server import GitHubEmulator, GraphQLValidator, validate_graphql_with
 from bot.emulator.webhooks import Delivery, WebhookSender, sign
 
 __all__ = [
@@ -16,7 +16,9 @@ __all__ = [
     "Driver",
     "Faults",
     "GitHubEmulator",
+    "GraphQLValidator",
     "Identity",
     "WebhookSender",
     "sign",
+    "validate_graphql_with",
 ]

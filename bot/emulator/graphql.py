@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.emulator import permissions, ratelimits, render
+from bot.emulator import drafts, permissions, ratelimits, render
 from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import CheckRun, PullRequest, Repo, World, decode_node_id, node_id
 
@@ -705,6 +705,8 @@ class MutationRoot(Node):
         repo, pr = self._pull(str(input.get("pullRequestId", "")))
         if pr.state != "open":
             raise GraphQLError("Pull request is closed")
+        if draft and not pr.draft and not drafts.available(self.ctx.world, repo):
+            raise GraphQLError(drafts.convert_refused(self.ctx.viewer, node_id("PR_", pr.id)), "FORBIDDEN")
         if pr.draft != draft:
             pr.draft = draft
             pr.updated_at = self.ctx.world.now()

@@ -85,6 +85,7 @@ def pulls_of_commit(repo: Repo, sha: str) -> list[PullRequest]:
         for pr in repo.pulls.values()
         if pr.merge_commit_sha == sha
         or sha in pr.merged_commits
-        or any(c.sha == sha for c in pull_commits(repo, pr))
+        # A fork's PR is found by its own commits only once merged (forks.py).
+        or (not (pr.head_repo and not pr.merged) and any(c.sha == sha for c in pull_commits(repo, pr)))
     ]
     return sorted(found, key=lambda pr: -pr.number)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.emulator import history
+from bot.emulator import forks, history
 from bot.emulator.gitobjects import Commit, Identity
 from bot.emulator.state import (
     App,
@@ -126,11 +126,11 @@ def repository(world: World, urls: Urls, repo: Repo) -> Json:
         "node_id": node_id("R_", repo.id),
         "name": repo.name,
         "full_name": repo.full_name,
-        "private": True,
+        "private": repo.private,
         "owner": login(world, urls, repo.owner),
         "html_url": html,
         "description": None,
-        "fork": False,
+        "fork": repo.fork_of is not None,
         "url": api,
     }
     out.update({key: api + suffix for key, suffix in _REPO_URL_TEMPLATES.items()})
@@ -172,7 +172,7 @@ def repository(world: World, urls: Urls, repo: Repo) -> Json:
             "is_template": False,
             "web_commit_signoff_required": False,
             "topics": [],
-            "visibility": "private",
+            "visibility": "private" if repo.private else "public",
             "custom_properties": {},
         }
     )
@@ -287,7 +287,7 @@ def pull_request(
         "review_comment_url": links["review_comment"],
         "comments_url": links["comments"],
         "statuses_url": links["statuses"],
-        "head": _ref(world, urls, repo, pr.head_ref, pr.head_sha),
+        "head": _ref(world, urls, forks.head_repo(world, repo, pr), pr.head_ref, pr.head_sha),
         "base": _ref(world, urls, repo, pr.base_ref, base_sha),
         "_links": {key: {"href": href} for key, href in links.items()},
         "author_association": "MEMBER",
@@ -593,8 +593,8 @@ def issue_of_pull(world: World, urls: Urls, repo: Repo, pr: PullRequest) -> Json
 def _pull_requests_of_sha(urls: Urls, repo: Repo, sha: str) -> list[Json]:
     found = []
     for pr in repo.pulls.values():
-        if pr.head_sha != sha or pr.state != "open":
-            continue
+        if pr.head_sha != sha or pr.state != "open" or forks.from_fork(pr):
+            continue  # a fork's PR is never listed here (forks.py)
         base_sha = repo.branches.get(pr.base_ref, pr.base_sha)
         repo_ref = {"id": repo.id, "url": urls.repo(repo), "name": repo.name}
         found.append(

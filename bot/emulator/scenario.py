@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator import events
+from bot.emulator import drafts, events, forks
 from bot.emulator.gitobjects import Identity
 from bot.emulator.merges import MergeMethod, write_merge
 from bot.emulator.permissions import Grant, Level, Permission
@@ -161,6 +161,11 @@ class Driver:
 
     # --- repositories and pushes -----------------------------------------------------------------
 
+    def fork_repo(self, full_name: str, owner: str) -> str:
+        """`owner` forks `full_name`; returns the fork's full name (forks.py)."""
+        with self._change():
+            return forks.make_fork(self.world, self.world.repo(full_name), owner).full_name
+
     def create_repo(
         self,
         full_name: str,
@@ -168,12 +173,13 @@ class Driver:
         *,
         default_branch: str = "main",
         owner_login: str | None = None,
+        private: bool = True,
     ) -> str:
         """Create a repository whose default branch holds `files`; returns the root commit sha."""
         owner, name = full_name.split("/")
         with self._change():
             self.world.user(owner_login or owner, "Organization" if owner_login is None else "User")
-            repo = Repo(owner, name, self.world.new_id(), default_branch, self.world.now())
+            repo = Repo(owner, name, self.world.new_id(), default_branch, self.world.now(), private=private)
             self.world.repos[full_name] = repo
             content = {p: v.encode() if isinstance(v, str) else v for p, v in files.items()}
             who = identity(owner_login or owner)
@@ -257,10 +263,9 @@ class Driver:
                 "push",
                 events.push(self.world, self.emu.urls, repo, branch, push_before, made, by, installation),
             )
-            for pr in repo.pulls.values():
-                if pr.head_ref == branch and pr.state == "open":
-                    pr.head_sha, pr.updated_at = parent, self.world.now()
-                    self._pr_event(repo, pr, "synchronize", by, before=before, after=parent)
+            for where, pr in forks.pulls_headed_at(self.world, repo, branch):
+                pr.head_sha, pr.updated_at = parent, self.world.now()
+                self._pr_event(where, pr, "synchronize", by, before=before, after=parent)
             return [c.sha for c in made]
 
     # --- pull requests ---------------------------------------------------------------------------
@@ -278,13 +283,18 @@ class Driver:
         base: str | None = None,
         message: str | None = None,
         committer: Person | None = None,
+        fork: str | None = None,
     ) -> int:
-        """Push `edits` to a new branch and open a pull request from it; returns the PR number."""
+        """Push `edits` to a new branch and open a pull request from it; returns the PR number. With
+        `fork` ("owner/name", made by `fork_repo`), the branch is pushed to that fork (forks.py).
+        Raises DraftRefused for a draft where the repository's plan has none (drafts.py)."""
         with self._change():
             repo = self.world.repo(full_name)
+            if draft and not drafts.available(self.world, repo):
+                raise drafts.DraftRefused(repo)
             base_ref = base or repo.default_branch
             head = self.push(
-                full_name,
+                fork or full_name,
                 branch,
                 edits,
                 author=author,
@@ -309,6 +319,7 @@ class Driver:
                 created_at=now,
                 updated_at=now,
                 draft=draft,
+                head_repo=fork,
             )
             repo.pulls[number] = pr
             self._pr_event(repo, pr, "opened", author)
@@ -322,8 +333,11 @@ class Driver:
                 self._pr_event(repo, pr, "ready_for_review", actor)
 
     def convert_to_draft(self, full_name: str, number: int, actor: str) -> None:
+        """Raises DraftRefused where the repository's plan has no drafts (drafts.py)."""
         with self._change():
             repo, pr = self._pull(full_name, number)
+            if not pr.draft and not drafts.available(self.world, repo):
+                raise drafts.DraftRefused(repo)
             if not pr.draft:
                 pr.draft, pr.updated_at = True, self.world.now()
                 self._pr_event(repo, pr, "converted_to_draft", actor)
@@ -425,6 +439,16 @@ class Driver:
                 repo.allow_squash_merge = squash
             if rebase is not None:
                 repo.allow_rebase_merge = rebase
+
+    def set_plan(self, account: str, plan: str) -> None:
+        """The account's GitHub plan ("free", "pro", "team", "enterprise"): on Free and Pro its private
+        repositories have no draft PRs (drafts.py)."""
+        with self._change():
+            self.world.user(account).plan = plan
+
+    def set_visibility(self, full_name: str, *, private: bool) -> None:
+        with self._change():
+            self.world.repo(full_name).private = private
 
     # --- reviews and comments --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,21 @@ from bot.emulator.state import DEFAULT_APP_PERMISSIONS, Installation, PullReques
 from bot.emulator.webhooks import WebhookSender
 
 _COMPILED = [(method, template, compile_template(template)) for (method, template) in ROUTES]
+
+# (query, variables) → the `errors` GitHub would answer for a document that does not validate against
+# its schema ([] when valid). The emulator's own executor knows only the fields it serves; a validator
+# holds every document to GitHub's whole schema (the tests give one built from @octokit/graphql-schema,
+# tests/contract/github_contract.py; the package does not depend on a GraphQL library).
+GraphQLValidator = Callable[[str, Mapping[str, Any] | None], list[dict[str, Any]]]
+_default_validator: GraphQLValidator | None = None
+
+
+def validate_graphql_with(validator: GraphQLValidator | None) -> GraphQLValidator | None:
+    """Give every emulator constructed from now on this validator (None: none); returns the previous one,
+    to restore. A test suite sets it once so every document any test sends is validated."""
+    global _default_validator
+    previous, _default_validator = _default_validator, validator
+    return previous
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -78,8 +93,10 @@ class GitHubEmulator:
         webhook_url: str | None = None,
         token_lifetime: int = 3600,
         world: World | None = None,
+        graphql_validator: GraphQLValidator | None = None,
     ) -> None:
         self.prefix = prefix.rstrip("/")
+        self.graphql_validator = graphql_validator or _default_validator
         self.world = world or World()
         self.faults = Faults()
         self.calls = CallLog()
@@ -244,13 +261,17 @@ class GitHubEmulator:
             else:
                 principal, jwt_app = self._authenticate(http.headers.get("Authorization", ""))
                 req = Request(matched[1], query, payload, principal, jwt_app)
-                self._serving.active = True
-                try:
-                    with self.world.lock:
-                        status, body = self._dispatch(method, template, req)
-                finally:
-                    self._serving.active = False
-                    self.driver.flush()  # webhooks caused by this call, sent once the world is unlocked
+                invalid = self._invalid_graphql(template, req)  # outside the lock: it reads no state
+                if invalid:
+                    status, body = 200, {"errors": invalid}
+                else:
+                    self._serving.active = True
+                    try:
+                        with self.world.lock:
+                            status, body = self._dispatch(method, template, req)
+                    finally:
+                        self._serving.active = False
+                        self.driver.flush()  # webhooks caused by this call, sent once the world is unlocked
                 if req.link:
                     headers["Link"] = ", ".join(req.link)
                 headers.update(req.headers)
@@ -284,6 +305,17 @@ class GitHubEmulator:
             raise ApiError(401, "Requires authentication")
         _check_permission(method, template, req.principal)
         return ROUTES[(method, template)](self, req)
+
+    def _invalid_graphql(self, template: str, req: Request) -> list[dict[str, Any]]:
+        """The errors of a GraphQL document that does not validate against GitHub's schema ([] when it
+        does, or when no validator was given). A server validates the whole document before running any
+        of it, and answers an invalid one with only `errors` (the GraphQL spec, "Validation" and
+        "Response"); GitHub answers it with HTTP 200, each error naming the problem and where, as
+        "Field 'nope' doesn't exist on type 'Repository'"."""
+        if template != "/graphql" or req.principal is None or self.graphql_validator is None:
+            return []  # unauthenticated: 401 first, as GitHub does
+        body = req.body or {}
+        return self.graphql_validator(str(body.get("query", "")), body.get("variables"))
 
     def _graphql_truncation(self, connection: str) -> int | None:
         return self.faults.take_truncation(f"graphql {connection}")

@@ -52,6 +52,9 @@ class User:
     deleted: bool = False  # a deleted account: GitHub shows its content as by "ghost" (null in GraphQL)
     name: str | None = None
     email: str | None = None
+    # The account's plan (REST's `plan.name`: "free", "pro", "team", "enterprise"). It decides whether its
+    # private repositories have draft PRs (drafts.py); Team by default, so scenarios have drafts.
+    plan: str = "team"
 
 
 @dataclass
@@ -172,6 +175,8 @@ class PullRequest:
     merged_commits: tuple[str, ...] = ()
     # GitHub's test merge of an open PR: (base head, PR head) it was made for → its sha (None: conflicts).
     test_merge: tuple[str, str, str | None] | None = None
+    # The fork the head branch is in ("owner/name"); None when it is in the base repository (forks.py).
+    head_repo: str | None = None
     # The (base head, PR head) GitHub's background job is computing `mergeable` for (merging.computing).
     mergeability_job: tuple[str, str] | None = None
 
@@ -196,6 +201,8 @@ class Repo:
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = True
+    private: bool = True  # REST's `private` / `visibility`; with the owner's plan it decides drafts
+    fork_of: str | None = None  # the parent's full name when this repository is a fork (forks.py)
 
     @property
     def full_name(self) -> str:

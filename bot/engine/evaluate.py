@@ -305,7 +305,9 @@ def _act(
             _audit(services, ref, pull.head_sha, plan, AuditKind.APPROVAL, decision)
         if config.approvals.merge_on_approval:
             try:
-                writer.merge(pull, pull.head_sha, config.approvals.merge_method)
+                merge_sha = writer.merge(pull, pull.head_sha, config.approvals.merge_method)
+                if services.merged is not None:
+                    services.merged(ref, merge_sha)
             except MergeMethodRefused as refused:
                 # Not the bot's failure and not the PR's: the repository's settings and
                 # `.approvalbot.yml` disagree. Said once per head, plainly; the PR stays approved.

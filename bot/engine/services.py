@@ -161,6 +161,10 @@ class Services:
     bot_login: str | None = None  # our own login, e.g. "approvalbot[bot]"
     # Schedules a re-evaluation of another PR (through the job queue, keeping per-PR order).
     requeue: Callable[[PullRef], None] | None = None
+    # Told of each merge approvalbot makes (merge_on_approval), with the merge's commit sha. The Action sets
+    # it: a merge made with a workflow's GITHUB_TOKEN starts no workflow run (GitHub's "Triggering a
+    # workflow from a workflow"), so no push run would ever apply it; the Action applies it in the same run.
+    merged: Callable[[PullRef, str], None] | None = None
     teams_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Where people open GitHub (links in emails and comments); derived from the API base URL when None.
     web_url: str | None = None

@@ -2,7 +2,9 @@
 
 Disabling reverts every pending request (SPEC §1, CleverTap's FAQ: "no experiment transitions
 silently"): each open ready PR holding resources goes back to draft with a comment saying so, loses
-its labels, review requests and locks; the resources stay as they are. Enabling re-evaluates every
+its labels, review requests and locks; the resources stay as they are. Where GitHub has no drafts (a
+private repository on GitHub Free or Pro refuses `convertPullRequestToDraft`) the PR stays ready and
+the rest is done all the same, the comment saying it stays ready. Enabling re-evaluates every
 open PR. Both tell the admins and approvers of every account, and are recorded in the audit log.
 
 Which PRs held resources is not read from the store's locks alone: the merge that turned approvals off
@@ -24,7 +26,7 @@ from bot.adapters.github.source import (
     PullRequestSnapshot,
     PullRequestSource,
 )
-from bot.adapters.github.writer import GitHubWriteError, PullRequestWriter
+from bot.adapters.github.writer import DraftsUnavailable, GitHubWriteError, PullRequestWriter
 from bot.core.decision import DecisionState, decide
 from bot.core.live import AuditEntry, AuditKind, PendingToggle
 from bot.core.notifications import NotificationEvent, NotificationRequest
@@ -41,6 +43,16 @@ REVERTED = (
     "(`approvals.enabled: false` in `.approvalbot.yml`, commit {sha}), so this pull request's request "
     "for approval was withdrawn and it is a draft again. Nothing changed in the live state: the "
     "resources stay as they are. Mark it ready for review to submit it again."
+)
+# Where GitHub has no drafts (a private repository on GitHub Free or Pro) the PR stays ready: the comment
+# must not claim it is a draft, and says what happens instead.
+REVERTED_NOT_DRAFT = (
+    "**Approval request reverted.** The approval workflow was turned off on the default branch "
+    "(`approvals.enabled: false` in `.approvalbot.yml`, commit {sha}), so this pull request's request "
+    "for approval was withdrawn: its approval labels and review requests are removed. GitHub would not "
+    "make it a draft (draft pull requests are not available for this repository on its plan), so it "
+    "stays open and ready for review, but asks no one for approval. Nothing changed in the live state: "
+    "the resources stay as they are. It is evaluated again when approvals are turned back on."
 )
 # Decisions under which evaluate_pull lets a ready PR hold its resources (see evaluate._update_locks).
 _HOLDS_NOTHING = (DecisionState.INVALID, DecisionState.NO_APPROVAL_NEEDED)
@@ -192,10 +204,18 @@ def _revert(
     sha: str,
 ) -> None:
     number = snapshot.pull.number
+    no_draft: DraftsUnavailable | None = None
     for attempt in range(1, _WRITE_TRIES + 1):
         pull = snapshot.pull
         try:
-            writer.convert_to_draft(pull)
+            if no_draft is None:
+                try:
+                    writer.convert_to_draft(pull)
+                except DraftsUnavailable as refused:
+                    # Not an error of the revert: the labels, the review requests and the comment still
+                    # withdraw the request, and the PR stays ready (asked again it is refused again).
+                    log.warning("%s#%d: stays ready for review: %s", repo, number, refused)
+                    no_draft = refused
             writer.set_labels(number, [], pull.labels)
             writer.withdraw_review_requests(pull)
             break
@@ -204,7 +224,8 @@ def _revert(
                 raise
             snapshot = source.read(number)  # a concurrent re-evaluation changed it: act on what is there
     if services.store.claim_notification(f"{repo}#{number}:reverted:{sha}"):
-        writer.comment(number, REVERTED.format(sha=sha[:12]))
+        text = REVERTED if no_draft is None else REVERTED_NOT_DRAFT
+        writer.comment(number, text.format(sha=sha[:12]))
 
 
 @dataclass(frozen=True)

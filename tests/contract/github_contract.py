@@ -1,13 +1,19 @@
-"""Holding the emulator to GitHub's published contract (the slices in this folder, made by
-scripts/extract_github_contract.py from @octokit/openapi and @octokit/webhooks-schemas)."""
+"""Holding the emulator and the bot to GitHub's published contract (the slices in this folder, made by
+scripts/extract_github_contract.py from @octokit/openapi and @octokit/webhooks-schemas, and by
+scripts/extract_github_graphql_schema.py from @octokit/graphql-schema)."""
 
 from __future__ import annotations
 
 import json
-from functools import cache
+import re
+from collections.abc import Mapping
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLError, GraphQLSchema, build_schema, parse, print_ast, validate
+from graphql.execution.values import get_variable_values
+from graphql.language import DocumentNode, OperationDefinitionNode
 from jsonschema import Draft7Validator
 from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
@@ -122,3 +128,109 @@ def webhook_errors(event: str, payload: dict[str, Any]) -> list[str]:
     return [
         f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(payload)
     ]
+
+
+# --- GraphQL: every document the bot sends, against GitHub's schema -------------------------------
+
+GRAPHQL_SCHEMA = HERE / "schema.graphql"  # scripts/extract_github_graphql_schema.py
+
+
+@cache
+def graphql_schema() -> GraphQLSchema:
+    """GitHub's schema (@octokit/graphql-schema), built once per process (about a second). Taken as
+    valid: it is GitHub's, and checking it is not our test (nor free)."""
+    return build_schema(GRAPHQL_SCHEMA.read_text(), assume_valid_sdl=True, assume_valid=True)
+
+
+# graphql-core's wording → GitHub's (graphql-ruby), so an invalid document reads as it would on GitHub:
+# e.g. "Field 'nope' doesn't exist on type 'Repository'" with extensions.code "undefinedField", as the
+# answers recorded in cli/cli's and octokit's tests show.
+_GITHUB_WORDING: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"Cannot query field '(?P<f>\w+)' on type '(?P<t>\w+)'\..*", re.S),
+        "Field '{f}' doesn't exist on type '{t}'",
+        "undefinedField",
+    ),
+    (
+        re.compile(r"Unknown argument '(?P<a>\w+)' on field '\w+\.(?P<f>\w+)'\..*", re.S),
+        "Field '{f}' doesn't accept argument '{a}'",
+        "argumentNotAccepted",
+    ),
+    (
+        re.compile(
+            r"Field '(?P<f>\w+)' argument '(?P<a>\w+)' of type '.*' is required, but it was not provided\."
+        ),
+        "Field '{f}' is missing required arguments: {a}",
+        "missingRequiredArguments",
+    ),
+    (
+        re.compile(r"Variable '\$(?P<v>\w+)' is never used(?: in operation '(?P<o>\w+)')?\."),
+        "Variable ${v} is declared by {op} but not used",
+        "variableNotUsed",
+    ),
+    (
+        # graphql-ruby says this for a missing and for a mistyped value alike (extensions.problems say why).
+        re.compile(r"Variable '\$(?P<v>\w+)' (?:of required type|got invalid value).*", re.S),
+        "Variable ${v} of type {type} was provided invalid value",
+        "variableMismatch",
+    ),
+    (
+        re.compile(r"Variable '\$(?P<v>\w+)' is not defined.*", re.S),
+        "Variable ${v} is used by {op} but not declared",
+        "variableNotDefined",
+    ),
+)
+
+
+def _github_error(error: GraphQLError, types: Mapping[str, str]) -> dict[str, Any]:
+    message, code = error.message, None
+    for pattern, wording, name in _GITHUB_WORDING:
+        found = pattern.fullmatch(message)
+        if found:
+            names = {k: v for k, v in found.groupdict().items() if v is not None}
+            operation = f"operation {names['o']}" if "o" in names else "anonymous query"
+            kind = types.get(names.get("v", ""), "?")
+            message, code = wording.format(op=operation, type=kind, **names), name
+            if name == "variableMismatch":
+                message += f" ({error.message})"  # what graphql-ruby puts in extensions.problems
+            break
+    out: dict[str, Any] = {"message": message}
+    if error.locations:
+        out["locations"] = [{"line": at.line, "column": at.column} for at in error.locations]
+    if code is not None:
+        out["extensions"] = {"code": code}
+    return out
+
+
+def graphql_errors(query: str, variables: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """What GitHub would answer (in `errors`, with HTTP 200 and no data) for a document that does not
+    validate against its schema, or for variables its operation cannot accept; [] when it is valid.
+    Handed to the emulator (`GitHubEmulator.graphql_validator`) for the whole test suite."""
+    document, problems, types = _checked(query)
+    if problems or document is None:
+        return [dict(p) for p in problems]
+    out: list[dict[str, Any]] = []
+    for operation in document.definitions:
+        if isinstance(operation, OperationDefinitionNode):
+            definitions = operation.variable_definitions or ()
+            coerced = get_variable_values(graphql_schema(), definitions, dict(variables or {}))
+            if isinstance(coerced, list):
+                out += [_github_error(e, types) for e in coerced]
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _checked(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...], dict[str, str]]:
+    """The parsed document, its validation errors and its variables' types, once per distinct text: the
+    bot sends the same few documents again and again (validating the facts query costs ~10 ms)."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return None, (_github_error(error, {}),), {}
+    types = {
+        d.variable.name.value: print_ast(d.type)
+        for o in document.definitions
+        if isinstance(o, OperationDefinitionNode)
+        for d in o.variable_definitions or ()
+    }
+    return document, tuple(_github_error(e, types) for e in validate(graphql_schema(), document)), types

@@ -101,6 +101,7 @@ class Outcome:
     stdout: str
     stderr: str
     outputs: dict[str, str]
+    summary: str = ""  # what the step wrote to $GITHUB_STEP_SUMMARY
 
     @property
     def decision(self) -> Any:
@@ -128,6 +129,8 @@ class ActionRunner:
         values = {
             name: _expand(str(spec.get("default", "")), {}) for name, spec in action()["inputs"].items()
         }
+        # The workflow's `with: database-url`, as the README's passes a secret (an empty one: the workspace).
+        values["database-url"] = self.database_url
         values.update(self.inputs)
         values.update(inputs)
         return {name: _expand(str(value), values) for name, value in run_step().get("env", {}).items()}
@@ -138,20 +141,22 @@ class ActionRunner:
         event_path.write_text(json.dumps(payload))
         output_path = self.workdir / f"output-{self.runs}.txt"
         output_path.write_text("")
+        summary_path = self.workdir / f"summary-{self.runs}.md"
+        summary_path.write_text("")
         env = child_env(
             {
                 "GITHUB_EVENT_NAME": event,
                 "GITHUB_EVENT_PATH": str(event_path),
                 "GITHUB_API_URL": self.api_url,
                 "GITHUB_OUTPUT": str(output_path),
+                "GITHUB_STEP_SUMMARY": str(summary_path),
+                "GITHUB_WORKSPACE": str(self.workdir),
                 "GITHUB_ACTIONS": "true",
                 "APPROVALBOT_GITHUB_THROTTLE": "0",  # the emulator needs no pacing
                 "PATH": f"{shim(self.workdir)}:{child_env({})['PATH']}",
                 **self.step_env(inputs),
             }
         )
-        if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = self.database_url
         done = subprocess.run(
             ["bash", "-e", "-c", run_step()["run"]],
             env=env,
@@ -160,7 +165,8 @@ class ActionRunner:
             text=True,
             timeout=120,
         )
-        return Outcome(done.returncode, done.stdout, done.stderr, parse_outputs(output_path.read_text()))
+        outputs = parse_outputs(output_path.read_text())
+        return Outcome(done.returncode, done.stdout, done.stderr, outputs, summary_path.read_text())
 
 
 def _expand(text: str, inputs: Mapping[str, str]) -> str:

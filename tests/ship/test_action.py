@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from action_support import (
     ACTIONS_APP_ID,
     ACTIONS_INSTALLATION,
-    ACTIONS_LOGIN,
     TOKEN,
     ActionRunner,
     aimed,
@@ -22,19 +22,25 @@ from action_support import (
     pull_fields,
 )
 from ship_support import ORG, PAUSE_PATH, REPO, approvalbot_runs, create_labels, paused_text, sample_files
+from workflow_support import config, readme_workflow_text
 
 pytestmark = pytest.mark.slow
 
 AUTHOR, APPROVER = "carol-contrib", "bob-approver"
+JOB_PERMISSIONS = yaml.safe_load(readme_workflow_text())["jobs"]["evaluate"]["permissions"]
 PAUSE_LABEL = "pending: PAUSE PENDING"
 
 
 @pytest.fixture
 def runner(emulator, tmp_path: Path) -> ActionRunner:  # type: ignore[no-untyped-def]
-    emulator.driver.create_repo(REPO, sample_files())
+    # No team roles: a workflow's GITHUB_TOKEN cannot read teams (test_action_triggers shows what it says).
+    emulator.driver.create_repo(REPO, {**sample_files(), ".approvalbot.yml": config()})
     emulator.driver.add_team(ORG, "growth-leads", ["team-lead-tina"])
     emulator.driver.install_app(ACTIONS_APP_ID, ACTIONS_INSTALLATION, ORG, slug="github-actions")
-    emulator.register_token(TOKEN, ACTIONS_LOGIN, ACTIONS_APP_ID, ACTIONS_INSTALLATION)
+    # The token the README's evaluate job gets: its `permissions:` block, nothing more.
+    emulator.register_workflow_token(
+        TOKEN, JOB_PERMISSIONS, app_id=ACTIONS_APP_ID, installation_id=ACTIONS_INSTALLATION
+    )
     create_labels(emulator)
     return ActionRunner(emulator.base_url, tmp_path, f"sqlite:///{tmp_path / 'approvalbot.db'}")
 
@@ -186,3 +192,25 @@ def test_without_a_token_the_entry_point_says_what_to_set(runner: ActionRunner) 
     failed = runner.run("schedule", {}, token="")
     assert failed.returncode == 2
     assert "GITHUB_TOKEN is not set" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_the_job_summary_says_the_decision(emulator, runner: ActionRunner) -> None:  # type: ignore[no-untyped-def]
+    number = emulator.driver.open_pr(REPO, AUTHOR, "pause-checkout", {PAUSE_PATH: paused_text()})
+    opened = runner.run("pull_request_target", pr_event(emulator, "opened", number, AUTHOR))
+    assert opened.returncode == 0, opened.stderr
+    assert opened.summary.startswith("## approvalbot\n"), opened.summary
+    assert "Decision: **pending**" in opened.summary
+    assert "| web |" in opened.summary, opened.summary  # the account, with who approved (nobody yet)
+    ticked = runner.run("schedule", {})
+    assert "Scheduler tick (`schedule`): 0 scheduled transition(s) applied." in ticked.summary
+
+
+def test_an_empty_database_url_warns_that_the_store_vanishes_with_the_job(runner: ActionRunner) -> None:
+    kept = ActionRunner(runner.api_url, runner.workdir, f"sqlite:///{runner.workdir / 'kept.db'}")
+    ticked = kept.run("schedule", {}, **{"database-url": ""})
+    assert ticked.returncode == 0, ticked.stderr
+    assert "::warning title=approvalbot::database-url is empty" in ticked.stdout
+    assert (runner.workdir / "approvalbot.db").exists()  # the workspace's SQLite file, gone with the runner
+    again = kept.run("schedule", {})
+    assert again.returncode == 0 and "::warning" not in again.stdout
+    assert (runner.workdir / "kept.db").exists()

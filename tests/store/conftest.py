@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pg_scratch import UNREACHABLE, pg_user, scratch_schema
+from store_clock import FakeClock
 
 from bot.adapters.store import Store
-
-
-class FakeClock:
-    """An injectable clock: starts at a fixed instant, moves only when told."""
-
-    def __init__(self, start: datetime = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture

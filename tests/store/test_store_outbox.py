@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import FakeClock
+from store_clock import FakeClock
 
 from bot.adapters.store import Store
 from bot.core.live import LiveChange, OwedPost

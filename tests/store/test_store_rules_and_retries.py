@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import FakeClock
+from store_clock import FakeClock
 
 from bot.adapters.store import Store
 from bot.core.live import ApprovedConfig, PendingToggle

@@ -382,3 +382,40 @@ def test_a_stale_branch_is_judged_on_its_own_change_not_on_what_reached_the_base
     assert not [c for c in box.comments(stale) if REVERT_HEADLINE in c.body]
     toggles = [e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]
     assert toggles[0].detail["reverted"] == []
+
+
+def test_where_github_has_no_drafts_the_revert_does_everything_else(world: MailWorld) -> None:
+    """Rule 11: a private repository on GitHub Free has no draft PRs, and GitHub refuses
+    convertPullRequestToDraft there (bot/emulator/drafts.py has the sources). The revert still withdraws
+    the request: labels, review requests, locks and the comment, which says the PR stays ready; the toggle
+    finishes and emails as usual, and nothing is retried against the refusal."""
+    box = world.box
+    web, mobile = _pending_pair(world)
+    owner = box.repo.split("/")[0]
+    assert box.github.private
+    box.driver.set_plan(owner, "free")
+    box.emulator.calls.reset()
+
+    _, sha = _merge_toggle(world, enabled=False)
+
+    for number in (web, mobile):
+        pull = box.pull(number)
+        assert pull.state == "open" and not pull.draft  # GitHub would not make it a draft
+        assert not [label for label in pull.labels if label.startswith("pending:") or label == "approved"]
+        assert pull.requested_reviewers == [] and pull.requested_teams == []
+        reverts = [c.body for c in box.comments(number) if REVERT_HEADLINE in c.body]
+        assert len(reverts) == 1, box.comments(number)
+        assert sha[:12] in reverts[0] and "stays open and ready for review" in reverts[0]
+        assert "draft again" not in reverts[0]
+    assert box.store.locks() == []
+    assert box.store.pending_toggles(box.repo) == []  # finished: not failed, not left for a retry
+    toggles = [e for e in box.store.audit_log() if e.kind is AuditKind.TOGGLE]
+    assert toggles[-1].detail["reverted"] == sorted([web, mobile])
+    assert len(world.recipients("workflow_disabled")) == 2
+    # One refused mutation per PR, answered as GitHub answers it (200, the field null, an error).
+    refused = [c for c in box.emulator.calls.calls if c.route == "POST /graphql" and c.write]
+    assert len(refused) == 2, [c.body for c in refused]
+    for call in refused:
+        assert call.status == 200 and call.body["data"] == {"convertPullRequestToDraft": None}
+        assert call.body["errors"][0]["message"].endswith("to draft.")
+    assert box.live(WEB_TEST).status is Status.RUNNING

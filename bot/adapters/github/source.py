@@ -749,6 +749,18 @@ class PullRequestSource:
             raise GitHubReadError(f"{self.full_name}: " + "; ".join(problems))
         return GitHubTree(self, sha, entries)
 
+    def open_pull_numbers_at(self, head_sha: str) -> list[int]:
+        """Open PRs whose head is `head_sha`, forks' included. For a check run's "Re-run": GitHub's
+        `check_run.pull_requests` leaves out PRs from forks, and "List pull requests associated with a
+        commit" does not find a commit that is only in a fork; the open PR list has every head."""
+        try:
+            pulls = self._gh.get_repo(self.full_name).get_pulls(state="open")
+            return [p.number for p in pulls if p.head.sha == head_sha]
+        except _API_ERRORS as error:
+            raise GitHubReadError(
+                f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
+            ) from error
+
     def open_pull_numbers(self) -> list[int]:
         """Open PRs of the repository (paged: one call per 100), e.g. to re-evaluate after a base push."""
         try:

@@ -42,6 +42,17 @@ class GitHubWriteError(Exception):
     """A write GitHub refused (after retries), with what was being written."""
 
 
+class DraftsUnavailable(GitHubWriteError):
+    """GitHub will not make this PR a draft: draft PRs are not available for the repository (a private
+    repository on GitHub Free or Pro). Not a failure to retry: the caller goes on without the draft."""
+
+
+# How GitHub refuses a draft where the plan has none (the emulator's drafts.py has the sources):
+# convertPullRequestToDraft says the viewer "does not have permission to convert the pull request … to
+# draft"; creating one says "Draft pull requests are not supported in this repository."
+_NO_DRAFTS = ("to draft", "Draft pull requests are not supported")
+
+
 @dataclass(frozen=True)
 class ReviewRequests:
     """What one round of review requests did: who was asked, and who could not be, with why."""
@@ -434,6 +445,8 @@ class PullRequestWriter:
             raise self._fail(f"merging #{pull.number} at {approved_sha[:12]}", error) from error
 
     def convert_to_draft(self, pull: PullState) -> bool:
+        """Make the open PR a draft (GraphQL: REST cannot); False when it already is one or is closed.
+        Raises DraftsUnavailable when the repository has no drafts, GitHubWriteError for other refusals."""
         if pull.draft or pull.state != "open":
             return False
         mutation = (
@@ -443,5 +456,16 @@ class PullRequestWriter:
         try:
             self._gh.requester.graphql_query(mutation, {"id": pull.node_id})
             return True
+        except GithubException as error:
+            # PyGithub raises a 400 for an answer holding `errors` (GitHub itself answered 200).
+            errors = error.data.get("errors") if isinstance(error.data, dict) else None
+            said = [str(e.get("message", "")) for e in errors or () if isinstance(e, dict)]
+            if error.status == 400 and any(m in s for s in said for m in _NO_DRAFTS):
+                raise DraftsUnavailable(
+                    f"{self.full_name}: #{pull.number} cannot be made a draft: GitHub answered "
+                    f"{'; '.join(said)} (draft pull requests are not available for this repository: "
+                    "GitHub has them in private repositories only on GitHub Team and Enterprise)"
+                ) from error
+            raise self._fail(f"converting #{pull.number} to draft", error) from error
         except _API_ERRORS as error:
             raise self._fail(f"converting #{pull.number} to draft", error) from error
