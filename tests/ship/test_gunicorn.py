@@ -130,6 +130,15 @@ def test_health_answers_and_unsigned_or_forged_deliveries_are_refused(emulator, 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=15)
     assert done.returncode == 0, done.stderr.decode()
 
+    # The server heals at start (a reconcile of every installed repository): let it finish first.
+    quiet_since, seen = time.monotonic(), -1
+    while time.monotonic() - quiet_since < 1.0:
+        if len(emulator.calls.calls) != seen:
+            seen, quiet_since = len(emulator.calls.calls), time.monotonic()
+        time.sleep(0.1)
+    assert emulator.calls.of("GET /app/installations"), "serve did not heal at start"
+    emulator.calls.reset()
+
     body = json.dumps({"action": "opened", "number": 1}).encode()
     headers = {
         "Content-Type": "application/json",
@@ -139,6 +148,7 @@ def test_health_answers_and_unsigned_or_forged_deliveries_are_refused(emulator, 
     assert post(f"{served.root}/webhook", body, headers) == 401
     forged = {**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64}
     assert post(f"{served.root}/webhook", body, forged) == 401
+    time.sleep(0.5)
     assert emulator.calls.calls == [], "a refused delivery must not reach GitHub"
 
 
