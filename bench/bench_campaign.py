@@ -39,7 +39,8 @@ def main() -> int:
                 print(f"{store}: {line}")
         if run.returncode != 0:
             failed.append(store)
-            print(run.stdout[-3000:])
+            reasons = [line for line in run.stdout.splitlines() if line.startswith("E ")]
+            print("\n".join(reasons[:60]) or run.stdout[-3000:])
     print("ok: every seed healed with 0 lost, 0 twice, 0 wrong" if not failed else f"FAILED on {failed}")
     return 1 if failed else 0
 

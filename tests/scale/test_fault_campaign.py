@@ -242,6 +242,7 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(seed: int, tmp_path: 
                 assert not found, "\n".join(found) + "\n" + cluster.outputs()
             finally:
                 store.close()
+                cluster.stop()  # before the store goes (a PostgreSQL schema is dropped on the way out)
     except Unavailable as missing:
         pytest.skip(str(missing))
     finally:
