@@ -40,6 +40,7 @@ from bot.core.model import Plan
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
+from bot.engine.baseline import take_baseline
 from bot.engine.drift import restores_live, settle, with_drift_problems
 from bot.engine.evaluate import Rules, governing_rules
 from bot.engine.notify import send_notifications
@@ -123,7 +124,7 @@ def apply_push(
     """The pushed commits (`before..after`) and every earlier first-parent commit the store has not
     handled yet, oldest first (see `catch_up_chain`)."""
     source = services.source(repo, installation)
-    chain = catch_up_chain(services, source, after, own_stop=before)
+    chain = catch_up_chain(services, source, repo, after, own_stop=before)
     return apply_walk(services, repo, list(reversed(chain)), installation=installation)
 
 
@@ -133,7 +134,7 @@ def apply_merged(
     """The merge commit `sha` of PR `pr` (its `closed` event), after every earlier first-parent commit
     the store has not handled yet."""
     source = services.source(repo, installation)
-    chain = catch_up_chain(services, source, sha, own_length=1)
+    chain = catch_up_chain(services, source, repo, sha, own_length=1)
     pr_of = {sha: pr} if pr is not None else {}
     return apply_walk(services, repo, list(reversed(chain)), installation=installation, pr_of=pr_of)
 
@@ -141,6 +142,7 @@ def apply_merged(
 def catch_up_chain(
     services: Services,
     source: PullRequestSource,
+    repo: str,
     head: str,
     *,
     own_stop: str | None = None,
@@ -154,8 +156,9 @@ def catch_up_chain(
     does not redeliver by itself) sits below the next push's `before`, and the next event is the first
     chance to apply it, in order, before what came after it. Commits the event names are walked even
     when handled (an applied commit finishes a toggle whose follow-up failed). When the store has
-    handled none of the history walked (a new installation: `reconcile` takes the baseline), only what
-    the event names is walked: older commits predate the bot, and nobody approved them through it."""
+    handled none of the history walked (a new installation), only what the event names is walked:
+    older commits predate the bot, nobody approved them through it, and the commit below is taken as
+    the baseline (bot.engine.baseline)."""
     chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
     if own_length is not None:
         own = min(own_length, len(chain))
@@ -163,6 +166,13 @@ def catch_up_chain(
         own = chain.index(own_stop) if own_stop in chain else len(chain)
     handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
     newest_handled = next((i for i, sha in enumerate(chain) if sha in handled), None)
+    if newest_handled is None and own < len(chain):
+        # The first event of a repository the store never handled: the commit below what it names is
+        # where the bot starts, taken as live as it is, before the event's commits are judged (or the
+        # resources no merge touches would never be live, and a later reconcile would find the history
+        # already started).
+        start = chain[own]
+        take_baseline(services, repo, start, source.tree(start))
     return chain[: max(own, newest_handled or 0)]
 
 

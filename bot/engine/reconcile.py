@@ -12,12 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.core.live import ApprovedConfig, AuditEntry, AuditKind, LiveChange
-from bot.core.loading import load_resource
-from bot.core.model import Action, Status
-from bot.core.repo_config import CONFIG_PATH, parse_repo_config
-from bot.core.tree import Tree
-from bot.core.validate import read_resource_files, resource_paths
+from bot.engine.baseline import take_baseline
 from bot.engine.merge import CommitResult, apply_walk
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggles
@@ -57,51 +52,6 @@ def reconcile(services: Services, repo: str, *, installation: int | None = None)
     toggles = tuple(resume_toggles(services, repo, installation=installation))
     released = release_stale_locks(services, repo, installation)
     return ReconcileResult(repo, baseline, results, released, toggles)
-
-
-def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
-    """Record every valid resource of `tree` as live, keyed by `sha`; False if it was already taken.
-
-    Its `.approvalbot.yml`, when valid, becomes the approved rules: what was there before the bot
-    arrived is taken as agreed, like the resources.
-    """
-    raw_config = tree.read(CONFIG_PATH)
-    config, _ = parse_repo_config(raw_config)
-    if config is None:
-        log.warning("%s: no valid %s at %s; baseline taken with no resources", repo, CONFIG_PATH, sha[:12])
-        return services.store.apply_merge(sha, None, [], [])
-    changes: list[LiveChange] = []
-    for path, account, raw in read_resource_files(tree, resource_paths(tree, config)):
-        loaded = load_resource(path, raw, account)
-        if loaded.resource is None or loaded.problems:
-            log.warning("%s: %s is not valid at %s; left out of the baseline", repo, path, sha[:12])
-            continue
-        resource = loaded.resource
-        action = _baseline_action(resource.status)
-        changes.append(LiveChange(resource.key, action, resource.status, dict(resource.data)))
-    audit = [
-        AuditEntry(
-            AuditKind.APPLY,
-            resource=c.key,
-            actor="approvalbot",
-            action=c.action,
-            detail={"repository": repo, "baseline": True},
-        )
-        for c in changes
-    ]
-    approved = ApprovedConfig(repo, sha, raw_config)
-    return services.store.apply_merge(sha, None, changes, audit, approved_config=approved)
-
-
-def _baseline_action(status: Status) -> Action:
-    return {
-        Status.DRAFT: Action.CREATE_DRAFT,
-        Status.SCHEDULED: Action.SCHEDULE,
-        Status.RUNNING: Action.START,
-        Status.PAUSED: Action.PAUSE,
-        Status.FINISHED: Action.FINISH,
-        Status.LIVE: Action.PUBLISH,
-    }[status]
 
 
 def release_stale_locks(services: Services, repo: str, installation: int | None) -> tuple[int, ...]:

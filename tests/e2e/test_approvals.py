@@ -5,11 +5,16 @@ change of `.approvalbot.yml` needs an admin."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from harness import BotWorld
+import pytest
+from harness import BotWorld, world_fixture
 
 from bot.core.live import AuditKind
+from bot.sandbox import sample_files
 
 CHECKOUT = "web/experiments/checkout_button_color_test.yaml"
 CONFIG = ".approvalbot.yml"
@@ -108,9 +113,17 @@ def test_changes_requested_closes_the_pr_with_the_feedback(world: BotWorld) -> N
     assert [e.kind for e in world.store.audit_log() if e.pr_number == pr].count(AuditKind.REJECTION) == 1
 
 
-def test_keep_open_leaves_a_rejected_pr_open(world: BotWorld) -> None:
-    world.set_base({CONFIG: world.seed(CONFIG).replace("on_reject: close", "on_reject: keep_open")})
-    world.drain()
+@pytest.fixture
+def keep_open_world(emulator: Any, github_settings: Any, tmp_path: Path) -> Iterator[BotWorld]:
+    """The sample repository with `on_reject: keep_open` from the start (a direct push changing the
+    rules would be drift, and the last approved rules would still close)."""
+    files = sample_files()
+    files[CONFIG] = files[CONFIG].replace(b"on_reject: close", b"on_reject: keep_open")
+    yield from world_fixture(emulator, github_settings, tmp_path, files=files)
+
+
+def test_keep_open_leaves_a_rejected_pr_open(keep_open_world: BotWorld) -> None:
+    world = keep_open_world
     pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
     world.review(pr, "bob-approver", "REQUEST_CHANGES", "Wait for Monday.")
     world.drain()

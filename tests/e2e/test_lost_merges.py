@@ -55,19 +55,24 @@ def test_a_merge_whose_events_were_lost_is_applied_first_by_the_next_merge(world
     assert world.store.drift() == []
 
 
-def test_with_no_starting_point_an_event_applies_only_what_it_names(world: BotWorld) -> None:
-    # Before the first reconcile the store knows none of the history: walking back from a merge would
-    # reach commits from before the bot, which nobody approved through it.
+def test_the_first_event_of_a_new_repository_starts_from_the_commit_below_it(world: BotWorld) -> None:
+    # The store has handled nothing of this repository: what lies below the first event it sees
+    # predates the bot (nobody approved it through the bot), so it is the baseline, taken as live as it
+    # is; then the event's own commit is judged. Every resource is live, not only those merges touch.
     first = _approved(world, CHECKOUT, "status: running", "status: paused")
     second = _approved(world, SHIPPING, "status: paused", "status: running")
     world.emulator.webhooks.drop_next(2)
-    lost = world.merge(first)
+    below = world.merge(first)  # its events lost: the bot never met the repository before
     later = world.merge(second)
     world.drain()
-    assert not world.store.is_applied(lost) and world.store.is_applied(later)
-    assert [
-        r.sha for r in reconcile(world.services, world.repo, installation=INSTALLATION).results
-    ] == []  # below the applied one
+
+    assert world.store.is_applied(below) and world.store.is_applied(later)
+    baseline = [e for e in world.store.audit_log(limit=200) if e.detail.get("baseline")]
+    assert baseline and {e.commit_sha for e in baseline} == {below}
+    paused, running = world.store.get_live(CHECKOUT_KEY), world.store.get_live(SHIPPING_KEY)
+    assert paused is not None and paused.status is Status.PAUSED  # as the baseline found it
+    assert running is not None and running.status is Status.RUNNING and running.applied_commit == later
+    assert reconcile(world.services, world.repo, installation=INSTALLATION).baseline is None  # taken once
 
 
 def test_serve_heals_a_lost_merge_with_no_other_event(world: BotWorld) -> None:
