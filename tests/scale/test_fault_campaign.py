@@ -7,8 +7,9 @@ system to heal by itself: the replicas' self-healing at start and the durable qu
 live resource as the merges make it, no drift, no lock left behind, no job parked.
 
 Seeds come from CAMPAIGN_SEEDS (none by default: the test is skipped and says so);
-`python bench/bench_campaign.py --seeds 1,2,3,4,5` runs them on both stores and prints the counts. The store is a SQLite file shared by the two processes, or the
-machine's PostgreSQL with CAMPAIGN_STORE=postgresql.
+`python bench/bench_campaign.py --seeds 1,2,3,4,5` runs them on both stores and prints the counts.
+The store is a SQLite file shared by the two processes, or the machine's PostgreSQL with
+CAMPAIGN_STORE=postgresql.
 """
 
 from __future__ import annotations
