@@ -36,6 +36,8 @@ from ship_support import (
     with_option,
 )
 
+from bot.adapters.store import Store
+
 pytestmark = pytest.mark.slow
 
 SECRET = "ship-webhook-secret"
@@ -122,7 +124,9 @@ def test_a_signed_delivery_ends_in_a_check_run_made_with_app_auth(emulator, serv
     )
 
 
-def test_health_answers_and_unsigned_or_forged_deliveries_are_refused(emulator, served: Served) -> None:  # type: ignore[no-untyped-def]
+def test_health_answers_and_unsigned_or_forged_deliveries_are_refused(
+    emulator, served: Served, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     # The image's own HEALTHCHECK command, pointed at this server's port, passes.
     (check,) = [i for i in final_stage(dockerfile_instructions()) if i.name == "HEALTHCHECK"]
     script = exec_form(check)[2].replace("127.0.0.1:8080", f"127.0.0.1:{served.port}")
@@ -130,13 +134,17 @@ def test_health_answers_and_unsigned_or_forged_deliveries_are_refused(emulator, 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=15)
     assert done.returncode == 0, done.stderr.decode()
 
-    # The server heals at start (a reconcile of every installed repository): let it finish first.
-    quiet_since, seen = time.monotonic(), -1
-    while time.monotonic() - quiet_since < 1.0:
-        if len(emulator.calls.calls) != seen:
-            seen, quiet_since = len(emulator.calls.calls), time.monotonic()
-        time.sleep(0.1)
-    assert emulator.calls.of("GET /app/installations"), "serve did not heal at start"
+    # The server heals at start (a reconcile of every installed repository, which takes the baseline):
+    # let that job finish first, as its store says.
+    store = Store.from_url(f"sqlite:///{tmp_path / 'approvalbot.db'}")
+    try:
+        deadline = time.monotonic() + 60
+        while not (store.live() and store.jobs().open_jobs() == 0):
+            assert time.monotonic() < deadline, f"serve did not heal at start:\n{served.output()[-3000:]}"
+            time.sleep(0.1)
+    finally:
+        store.close()
+    assert emulator.calls.of("GET /app/installations")
     emulator.calls.reset()
 
     body = json.dumps({"action": "opened", "number": 1}).encode()
