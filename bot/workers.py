@@ -137,27 +137,22 @@ class StoreQueue:
                 self._handler(job)
             except Exception as error:
                 outcome = self.jobs.fail(claimed, f"{type(error).__name__}: {error}")
-                if outcome is JobStatus.PARKED:
-                    log.error(
-                        "job parked after %d attempts: delivery %s, event %s, key %s: %s (it runs again when "
-                        "GitHub redelivers it)",
-                        claimed.attempts,
-                        job.delivery_id,
-                        job.event,
-                        job.key,
-                        error,
-                        exc_info=error,
-                    )
-                else:
-                    log.warning(
-                        "job failed (attempt %d, retried later): delivery %s, event %s, key %s: %s",
-                        claimed.attempts,
-                        job.delivery_id,
-                        job.event,
-                        job.key,
-                        error,
-                        exc_info=error,
-                    )
+                what = {
+                    JobStatus.PARKED: "parked after its last attempt; a redelivery by GitHub runs it again",
+                    JobStatus.QUEUED: "retried later",
+                    None: "not recorded: its lease was lost, another worker runs it again",
+                }[outcome]
+                log.log(
+                    logging.ERROR if outcome is JobStatus.PARKED else logging.WARNING,
+                    "job failed (attempt %d, %s): delivery %s, event %s, key %s: %s",
+                    claimed.attempts,
+                    what,
+                    job.delivery_id,
+                    job.event,
+                    job.key,
+                    error,
+                    exc_info=error,
+                )
                 return
             if not self.jobs.finish(claimed):
                 log.warning(

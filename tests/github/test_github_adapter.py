@@ -226,8 +226,8 @@ def test_truncated_tree_makes_the_read_incomplete(emulator, bot_client):  # type
     assert snap.incomplete is not None and "truncated" in snap.incomplete
 
 
-@pytest.mark.parametrize("connection", ["reviews", "commits", "comments"])
-def test_a_short_page_of_a_pr_list_is_followed_by_the_next(emulator, bot_client, connection):  # type: ignore[no-untyped-def]
+def _busy_pr(emulator) -> int:  # type: ignore[no-untyped-def]
+    """A PR with two reviews, two commits and two comments: every list holds more than one node."""
     number = _setup(emulator, 1)
     d = emulator.driver
     d.review(REPO, number, "carol", "APPROVE")
@@ -235,6 +235,12 @@ def test_a_short_page_of_a_pr_list_is_followed_by_the_next(emulator, bot_client,
     d.push(REPO, "start-all", {"x.txt": "x"}, author="alice")
     d.comment(REPO, number, "carol", "a")
     d.comment(REPO, number, "dave", "b")
+    return number
+
+
+@pytest.mark.parametrize("connection", ["reviews", "commits", "comments"])
+def test_a_short_page_of_a_pr_list_is_followed_by_the_next(emulator, bot_client, connection):  # type: ignore[no-untyped-def]
+    number = _busy_pr(emulator)
     complete = PullRequestSource(bot_client, REPO).read(number)
     emulator.faults.truncate(f"graphql {connection}", keep=1)
     snap = PullRequestSource(bot_client, REPO).read(number)
@@ -243,15 +249,8 @@ def test_a_short_page_of_a_pr_list_is_followed_by_the_next(emulator, bot_client,
 
 
 def test_a_truncated_team_makes_the_read_incomplete(emulator, bot_client):  # type: ignore[no-untyped-def]
-    connection = "members"
-    number = _setup(emulator, 1)
-    d = emulator.driver
-    d.review(REPO, number, "carol", "APPROVE")
-    d.review(REPO, number, "dave", "APPROVE")
-    d.push(REPO, "start-all", {"x.txt": "x"}, author="alice")
-    d.comment(REPO, number, "carol", "a")
-    d.comment(REPO, number, "dave", "b")
-    emulator.faults.truncate(f"graphql {connection}", keep=1)
+    number = _busy_pr(emulator)
+    emulator.faults.truncate("graphql members", keep=1)
     snap = PullRequestSource(bot_client, REPO).read(number)
     assert snap.incomplete is not None
 
