@@ -14,7 +14,7 @@
 #   APPROVALBOT_GITHUB_URL      GitHub Enterprise API URL, e.g. https://ghe.example.com/api/v3
 #   DATABASE_URL                live store; SQLite in the volume by default, postgresql+psycopg://... for replicas
 #   SMTP_URL                    smtp[s]://user:password@host:port for email notifications
-#   REDIS_URL                   redis://host:6379/0 for the RQ job queue (scale-out; run `approvalbot worker` too)
+#   REDIS_URL                   redis://host:6379/0: jobs run in `approvalbot worker` processes, woken through Redis
 #   APPROVALBOT_WORKERS         request and job threads (default 4)
 #   APPROVALBOT_LOG_LEVEL       DEBUG, INFO, WARNING, ERROR (default INFO)
 

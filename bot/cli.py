@@ -242,7 +242,12 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand("demo", "run the whole lifecycle on embedded defaults, no GitHub needed", *demo_commands()),
     Subcommand("serve", "run the GitHub App webhook server (gunicorn)", svc.configure_serve, svc.run_serve),
-    Subcommand("worker", "serve the Redis job queue (scale-out)", svc.configure_worker, svc.run_worker),
+    Subcommand(
+        "worker",
+        "run jobs from the store's queue, woken through Redis (scale-out)",
+        svc.configure_worker,
+        svc.run_worker,
+    ),
     Subcommand("action", "the GitHub Action entry point", svc.configure_action, svc.run_action),
     Subcommand("tick", "start and end scheduled experiments that are due", svc.configure_tick, svc.run_tick),
     Subcommand(

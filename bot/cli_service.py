@@ -44,7 +44,7 @@ def run_serve(args: argparse.Namespace) -> int:
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # One process per replica: its threads serve requests and run jobs. The job queue is a table in
         # the store (per-PR order and leases across processes), so replicas on one PostgreSQL share it;
-        # with REDIS_URL set, jobs go to `approvalbot worker` processes instead.
+        # with REDIS_URL set, serve only records jobs and `approvalbot worker` processes run them.
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", 1)
@@ -71,24 +71,37 @@ def configure_worker(parser: argparse.ArgumentParser) -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    from bot.engine.services import PullRef
     from bot.engine.wiring import build_services
-    from bot.handlers import reevaluation_job
-    from bot.queue import RQQueue
-    from bot.queue import run_worker as serve_queue
-    from bot.server import run_job
+    from bot.handlers import handle, reevaluation_job
+    from bot.ports import Job
+    from bot.queue import run_worker as serve_jobs
     from bot.settings import Settings
     from bot.startup import check_queue, open_store, serve_lines
 
     settings = Settings.from_env()
     if not settings.redis_url:
-        raise _usage("REDIS_URL is not set: `approvalbot worker` serves the Redis job queue")
+        raise _usage(
+            "REDIS_URL is not set: without it every `approvalbot serve` process runs its jobs itself; "
+            "set it (on serve and worker alike) to run them in `approvalbot worker` processes instead"
+        )
     settings.require_github_credentials()
     check_queue(settings)
     _say(*serve_lines(settings))
-    services = build_services(settings, store=open_store(settings))
-    queue = RQQueue(settings.redis_url)
-    services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
-    serve_queue(settings, lambda job: run_job(services, job), burst=args.burst)
+    store = open_store(settings)
+    services = build_services(settings, store=store)
+
+    def run(job: Job) -> None:
+        handle(services, job)
+
+    # The engine's own jobs (re-evaluations) go to the same table, for whichever worker is free.
+    jobs = store.jobs()
+
+    def requeue(ref: PullRef) -> None:
+        jobs.add(reevaluation_job(ref))
+
+    services.requeue = requeue
+    serve_jobs(settings, run, store, burst=args.burst)
     return EXIT_OK
 
 

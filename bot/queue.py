@@ -2,33 +2,31 @@
 
 Two implementations of `bot.ports.JobQueue`:
 
-- `ThreadQueue`: in-process worker threads, the embedded default.
-- `RQQueue`: a Redis-backed queue served by `approvalbot worker` processes (`run_worker`).
+- `bot.workers.StoreQueue`: the durable queue, a job table in the store with leases. Every service
+  command uses it. Without `REDIS_URL` each `serve` process runs jobs in its own worker threads; with
+  `REDIS_URL`, `serve` only records them and `approvalbot worker` processes run them (scale-out).
+- `ThreadQueue`: in-process worker threads keeping nothing, for an app built with no store.
 
-How `RQQueue` keeps per-key order across processes: `submit` appends the job to a Redis list for its
-key, then enqueues a "drain this key" task (`run_job`) on an RQ queue. The task takes the key's Redis
-lock (without waiting) and runs the key's jobs head first until the list is empty. A task that finds
-the lock taken exits: the holder re-checks the list after releasing the lock, so a job pushed while
-it was finishing is never stranded. A job is removed from the list only after it ran, so a worker
-that dies mid-job leaves it for the next drain (at least once; handlers re-evaluate from GitHub's
-state, so a repeat is harmless).
+Redis carries no job: the job table is the one record of what is owed, with the same guarantees
+whatever the deployment (a job written before the 202, leases, fencing, retries, parking). Redis
+only wakes the workers at once when a job is recorded (`RedisWakeups`), so they need not wait for
+their next poll of the table; a lost wake-up costs at most one poll interval.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
+import signal
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from redis import Redis
-from redis.exceptions import LockError
-from rq import Queue, SimpleWorker
-from rq.serializers import JSONSerializer
+from redis.exceptions import RedisError
 
 from bot.adapters.store.jobs import Backoff
 from bot.ports import Job, JobHandler, JobQueue
@@ -36,14 +34,14 @@ from bot.ports import Job, JobHandler, JobQueue
 if TYPE_CHECKING:
     from bot.adapters.store import Store
     from bot.settings import Settings
+    from bot.workers import StoreQueue
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE_NAME = "approvalbot"
-DEFAULT_PREFIX = "approvalbot"
-# A job must finish well within the lock's life, or a second worker could take the key.
-LOCK_SECONDS = 600
-JOB_TIMEOUT_SECONDS = LOCK_SECONDS - 60
+
+def wake_channel(database_url: str) -> str:
+    """One channel per store: deployments sharing a Redis but not a store do not wake each other."""
+    return "approvalbot:jobs:" + hashlib.sha256(database_url.encode()).hexdigest()[:16]
 
 
 def run_handler(handler: JobHandler, job: Job) -> bool:
@@ -130,151 +128,97 @@ class ThreadQueue:
                 self._cond.notify_all()
 
 
-# --- Redis / RQ ---------------------------------------------------------------------------------------
-
-# Installed by `run_worker` in each worker process: RQ jobs carry only plain data, never the handler.
-_worker_handler: JobHandler | None = None
-_worker_redis: Redis | None = None
+# --- Redis wake-ups and `approvalbot worker` --------------------------------------------------------
 
 
-def job_to_json(job: Job) -> str:
-    return json.dumps(
-        {"key": job.key, "event": job.event, "delivery_id": job.delivery_id, "payload": job.payload},
-        separators=(",", ":"),
-    )
+class RedisWakeups:
+    """Wake-ups between processes over Redis pub/sub: `publish` after a job is recorded, `listen` in
+    every process that runs jobs. Best effort by design: Redis down only slows the workers to their
+    poll of the table, it never loses or delays a job beyond that."""
 
-
-def job_from_json(text: str | bytes) -> Job:
-    data: Mapping[str, Any] = json.loads(text)
-    return Job(key=data["key"], event=data["event"], delivery_id=data["delivery_id"], payload=data["payload"])
-
-
-def _jobs_key(prefix: str, key: str) -> str:
-    return f"{prefix}:jobs:{key}"
-
-
-def _lock_key(prefix: str, key: str) -> str:
-    return f"{prefix}:lock:{key}"
-
-
-def run_job(prefix: str, key: str) -> int:
-    """The RQ task: run every job queued for `key`, in order, under the key's lock. Returns jobs run.
-
-    Needs the process's handler and Redis connection, installed by `run_worker` (or `set_worker_handler`).
-    """
-    if _worker_handler is None or _worker_redis is None:
-        raise RuntimeError(
-            "no job handler in this worker process: start workers with `approvalbot worker` "
-            "(bot.queue.run_worker), which installs it"
-        )
-    return drain_key(_worker_redis, prefix, key, _worker_handler)
-
-
-def drain_key(redis: Redis, prefix: str, key: str, handler: JobHandler) -> int:
-    jobs_key = _jobs_key(prefix, key)
-    ran = 0
-    while redis.llen(jobs_key):
-        lock = redis.lock(_lock_key(prefix, key), timeout=LOCK_SECONDS, blocking=False, thread_local=False)
-        if not lock.acquire():
-            break  # the holder drains the list and re-checks it after releasing the lock
-        try:
-            while True:
-                raw = redis.lindex(jobs_key, 0)
-                if raw is None:
-                    break
-                lock.reacquire()  # a fresh lease for each job
-                run_handler(handler, job_from_json(raw))
-                redis.lpop(jobs_key)
-                ran += 1
-        finally:
-            try:
-                lock.release()
-            except LockError:
-                log.error("lost the lock of %s while draining it: a job outran %ss", key, LOCK_SECONDS)
-    return ran
-
-
-def set_worker_handler(handler: JobHandler | None, redis: Redis | None = None) -> None:
-    global _worker_handler, _worker_redis
-    _worker_handler, _worker_redis = handler, redis
-
-
-class RQQueue:
-    """Jobs go to Redis; `approvalbot worker` processes run them, one at a time per key across workers."""
-
-    def __init__(
-        self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE_NAME, prefix: str = DEFAULT_PREFIX
-    ) -> None:
+    def __init__(self, redis_url: str, channel: str) -> None:
         self.redis_url = redis_url
-        self.prefix = prefix
-        self._redis = Redis.from_url(redis_url)
-        self._queue = Queue(queue_name, connection=self._redis, serializer=JSONSerializer)
-        self._keys: set[str] = set()
+        self.channel = channel
+        self._redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
 
-    def submit(self, job: Job) -> None:
-        self._redis.rpush(_jobs_key(self.prefix, job.key), job_to_json(job))
-        self._queue.enqueue(
-            run_job,
-            self.prefix,
-            job.key,
-            job_timeout=JOB_TIMEOUT_SECONDS,
-            result_ttl=0,
-            failure_ttl=24 * 3600,
-            description=f"drain {job.key} (delivery {job.delivery_id})",
-        )
-        self._keys.add(job.key)
+    def publish(self) -> None:
+        try:
+            self._redis.publish(self.channel, b"1")
+        except RedisError as error:
+            log.warning(
+                "cannot wake the workers through Redis (%s): they find the job at their next poll", error
+            )
 
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every key this queue submitted to is empty and unlocked, and no task waits."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._idle():
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """Call `wake` on every message until `stop` is set (run in a thread); reconnects after errors."""
+        while not stop.is_set():
+            try:
+                client = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=None)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                pubsub.subscribe(self.channel)
+                while not stop.is_set():
+                    if pubsub.get_message(timeout=0.5) is not None:
+                        wake()
+                pubsub.close()
+                client.close()
+            except RedisError as error:
+                log.warning("Redis wake-ups lost (%s); polling the job table meanwhile", error)
+                stop.wait(2.0)
 
-    def close(self, timeout: float | None = None) -> bool:
+    def close(self) -> None:
         self._redis.close()
-        return True
-
-    def _idle(self) -> bool:
-        busy = any(
-            self._redis.llen(_jobs_key(self.prefix, k)) or self._redis.exists(_lock_key(self.prefix, k))
-            for k in self._keys
-        )
-        return not busy and self._queue.count == 0
 
 
-def run_worker(
-    settings: Settings,
-    handler: JobHandler,
-    *,
-    queue_name: str = DEFAULT_QUEUE_NAME,
-    burst: bool = False,
-) -> None:
-    """Serve RQ jobs in this process until stopped (`approvalbot worker`); `burst` stops when idle."""
-    if not settings.redis_url:
-        raise ValueError("REDIS_URL is not set: `approvalbot worker` serves the Redis queue and needs it")
-    redis = Redis.from_url(settings.redis_url)
-    set_worker_handler(handler, redis)
-    # SimpleWorker runs jobs in this process, where the handler (and its clients) already live.
-    worker = SimpleWorker(
-        [queue_name], connection=redis, serializer=JSONSerializer, name=f"approvalbot-{uuid.uuid4().hex[:8]}"
+def make_queue(
+    settings: Settings, handler: JobHandler, store: Store | None = None, *, run_jobs: bool | None = None
+) -> JobQueue:
+    """The durable queue over the store's job table when there is a store, else in-process threads.
+
+    `run_jobs`: whether this process runs jobs (default: yes without `REDIS_URL`; with it, `serve`
+    only records them for `approvalbot worker` processes, see `run_worker`)."""
+    if store is None:
+        return ThreadQueue(handler, workers=settings.workers)
+    return store_queue(
+        settings, handler, store, run_jobs=not settings.redis_url if run_jobs is None else run_jobs
     )
-    worker.work(burst=burst, logging_level=settings.log_level)
 
 
-def make_queue(settings: Settings, handler: JobHandler, store: Store | None = None) -> JobQueue:
-    """The Redis queue when `REDIS_URL` is set (workers run the handler); else the durable queue over
-    the store's job table when there is a store; else in-process threads (nothing kept)."""
-    if settings.redis_url:
-        return RQQueue(settings.redis_url)
-    if store is not None:
-        from bot.workers import StoreQueue
+def store_queue(settings: Settings, handler: JobHandler, store: Store, *, run_jobs: bool) -> StoreQueue:
+    from bot.workers import StoreQueue
 
-        jobs = settings.jobs
-        backoff = Backoff(base=jobs.retry_base, max_attempts=jobs.attempts)
-        return StoreQueue(
-            store.jobs(backoff), handler, workers=settings.workers, lease=jobs.lease, poll=jobs.poll
-        )
-    return ThreadQueue(handler, workers=settings.workers)
+    jobs = settings.jobs
+    backoff = Backoff(base=jobs.retry_base, max_attempts=jobs.attempts)
+    return StoreQueue(
+        store.jobs(backoff),
+        handler,
+        workers=settings.workers if run_jobs else 0,
+        lease=jobs.lease,
+        poll=jobs.poll,
+        wakeups=(
+            RedisWakeups(settings.redis_url, wake_channel(settings.database_url))
+            if settings.redis_url
+            else None
+        ),
+    )
+
+
+def run_worker(settings: Settings, handler: JobHandler, store: Store, *, burst: bool = False) -> StoreQueue:
+    """Run jobs from the store's table in this process until SIGTERM or SIGINT (`approvalbot worker`);
+    `burst` stops once no job is open. Returns the closed queue (its table, for the caller's report)."""
+    queue = store_queue(settings, handler, store, run_jobs=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.2):
+            if burst and not queue.jobs.open_jobs():
+                break
+    finally:
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
+        # What this process holds is finished (or its lease lapses); the rest stays in the table.
+        queue.close(timeout=settings.jobs.lease)
+    return queue

@@ -17,7 +17,7 @@ from flask import Flask
 from bot.engine.outbox import tick
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
-from bot.handlers import REEVALUATE, handle, reconcile_job, reevaluation_job
+from bot.handlers import handle, reconcile_job, reevaluation_job
 from bot.ports import Job, JobQueue
 from bot.queue import make_queue
 from bot.settings import Settings
@@ -92,29 +92,14 @@ def heal(services: Services, queue: JobQueue) -> int:
     return len(repositories)
 
 
-def run_job(services: Services, job: Job) -> None:
-    """Run one job off a queue that keeps no failed job (Redis): when it fails, its delivery is
-    forgotten, so GitHub's "Redeliver" is processed again instead of being answered as a replay. The
-    durable queue keeps and retries failed jobs itself."""
-    try:
-        handle(services, job)
-    except Exception:
-        if job.event != REEVALUATE:
-            services.store.forget_delivery(job.delivery_id)
-        raise
-
-
 def wire_queue(services: Services, settings: Settings) -> JobQueue:
-    """The job queue running the handlers; re-evaluations the engine asks for go through it too."""
-    if not settings.redis_url:
+    """The durable job queue running the handlers (in this process, or with `REDIS_URL` in `approvalbot
+    worker` processes); re-evaluations and reconciles the engine asks for go through it too."""
 
-        def run(job: Job) -> None:
-            handle(services, job)
+    def run(job: Job) -> None:
+        handle(services, job)
 
-        queue = make_queue(settings, run, services.store)
-        services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
-        return queue
-    queue = make_queue(settings, lambda job: run_job(services, job))
+    queue = make_queue(settings, run, services.store)
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
     return queue
 

@@ -41,7 +41,10 @@ def store_line(settings: Settings) -> str:
 def queue_line(settings: Settings) -> str:
     if settings.redis_url:
         shown = masked_url(settings.redis_url)
-        return f"queue: Redis at {shown} (jobs run in `approvalbot worker` processes)"
+        return (
+            f"queue: in the store (kept across restarts); jobs run in `approvalbot worker` processes, "
+            f"woken through Redis at {shown}"
+        )
     return (
         f"queue: in the store (kept across restarts), {settings.workers} worker threads in each server "
         "process (no REDIS_URL)"
@@ -182,7 +185,7 @@ def _database_answers(settings: Settings, timeout: float) -> None:
 
 
 def check_queue(settings: Settings, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Redis answers, when REDIS_URL says jobs go through it."""
+    """Redis answers, when REDIS_URL says workers are woken through it."""
     if not settings.redis_url:
         return
     from redis import Redis
@@ -194,7 +197,7 @@ def check_queue(settings: Settings, timeout: float = CONNECT_TIMEOUT_S) -> None:
     except RedisError as error:
         raise StartupError(
             f"REDIS_URL={masked_url(settings.redis_url)}: Redis does not answer ({error}); start it, "
-            "fix REDIS_URL, or unset it to run jobs in this process."
+            "fix REDIS_URL, or unset it to run jobs in the server processes."
         ) from None
     finally:
         client.close()

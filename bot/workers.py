@@ -7,9 +7,11 @@ this process runs. What survives a crash is the table: on start, workers take up
 and whatever a dead process held once its lease lapses. A job that fails goes back with a backoff and
 after its last attempt is parked, logged and counted in `approvalbot status`, never dropped.
 
-Several processes (gunicorn workers, replicas on one PostgreSQL) may serve one table: a claim is a
-conditional update, so each job runs once at a time. Local submits wake the local workers at once;
-work accepted by another process is found by polling every `poll` seconds.
+Several processes (gunicorn workers, replicas on one PostgreSQL, `approvalbot worker` processes) may
+serve one table: a claim is a conditional update, so each job runs once at a time. Local submits wake
+the local workers at once; work accepted by another process is found by polling every `poll` seconds,
+or at once when the processes share Redis wake-ups (bot.queue.RedisWakeups). A queue with no workers
+only records jobs (`serve` when `approvalbot worker` processes run them).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 from bot.adapters.store.jobs import Accepted, ClaimedJob, JobStatus, JobStore
 from bot.ports import Job, JobHandler
@@ -29,6 +33,16 @@ log = logging.getLogger("approvalbot.jobs")
 LEASE_SECONDS = 60.0  # a job whose worker stopped renewing is taken up again after this
 POLL_SECONDS = 1.0
 KEEP_DONE = timedelta(days=7)
+
+
+class Wakeups(Protocol):
+    """A channel telling other processes that a job was recorded (bot.queue.RedisWakeups)."""
+
+    def publish(self) -> None: ...
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class StoreQueue:
@@ -41,10 +55,13 @@ class StoreQueue:
         lease: float = LEASE_SECONDS,
         poll: float = POLL_SECONDS,
         start: bool = True,
+        wakeups: Wakeups | None = None,
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"StoreQueue needs at least one worker, got {workers}")
+        if workers < 0:
+            raise ValueError(f"StoreQueue needs zero (record only) or more workers, got {workers}")
         self.jobs = jobs
+        self.runs_jobs = workers > 0
+        self._wakeups = wakeups
         self._handler = handler
         self._lease = lease
         self._poll = poll
@@ -58,9 +75,19 @@ class StoreQueue:
             threading.Thread(target=self._work, name=f"approvalbot-worker-{i}", daemon=True)
             for i in range(workers)
         ]
-        self._threads.append(
-            threading.Thread(target=self._heartbeat, name="approvalbot-heartbeat", daemon=True)
-        )
+        if self.runs_jobs:
+            self._threads.append(
+                threading.Thread(target=self._heartbeat, name="approvalbot-heartbeat", daemon=True)
+            )
+        if self.runs_jobs and wakeups is not None:
+            self._threads.append(
+                threading.Thread(
+                    target=wakeups.listen,
+                    args=(self._notify, self._stop),
+                    name="approvalbot-wakeups",
+                    daemon=True,
+                )
+            )
         if start:
             self.start()
 
@@ -77,13 +104,13 @@ class StoreQueue:
             raise RuntimeError("the job queue is closed; it accepts no more jobs")
         outcome = self.jobs.accept(job)
         if outcome in (Accepted.QUEUED, Accepted.REQUEUED):
-            self._notify()
+            self._announce()
         return outcome
 
     def submit(self, job: Job) -> None:
-        """The engine's own job (a re-evaluation)."""
+        """The engine's own job (a re-evaluation, a reconcile)."""
         self.jobs.add(job)
-        self._notify()
+        self._announce()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until no job is queued or running (retries waiting on their backoff included)."""
@@ -96,22 +123,43 @@ class StoreQueue:
         return True
 
     def close(self, timeout: float | None = None) -> bool:
-        """Stop taking jobs once the open ones are done (or `timeout` passed): what is left stays in the
-        table for the next start."""
+        """Stop accepting jobs; run what is runnable now until none is left, finish the jobs this process
+        holds, then stop (or when `timeout` passes: True only if nothing of ours was left running).
+        Jobs other processes hold, and retries waiting for their backoff, stay in the table for whoever
+        runs next: a shared table is never waited out."""
         self._closed = True
-        finished = self.drain(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        finished = True
+        while self.runs_jobs and (self._holding() or self.jobs.runnable()):
+            if deadline is not None and time.monotonic() >= deadline:
+                finished = False
+                break
+            with self._wake:
+                self._wake.wait(0.02)
         self._stop.set()
         self._notify()
         for thread in self._threads:
             if thread.is_alive():
-                thread.join(timeout)
-        return finished
+                thread.join(None if deadline is None else max(deadline - time.monotonic(), 0.1))
+        if self._wakeups is not None:
+            self._wakeups.close()
+        return finished and not self._holding()
+
+    def _holding(self) -> bool:
+        with self._held_lock:
+            return bool(self._held)
 
     # --- workers ----------------------------------------------------------------------------------
 
     def _notify(self) -> None:
         with self._wake:
             self._wake.notify_all()
+
+    def _announce(self) -> None:
+        """A job was recorded: wake this process's workers, and the other processes' through Redis."""
+        self._notify()
+        if self._wakeups is not None:
+            self._wakeups.publish()
 
     def _work(self) -> None:
         while not self._stop.is_set():

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue, Worker
 
+from bot.adapters.store import Store
 from bot.ports import Job
-from bot.queue import RQQueue, ThreadQueue, drain_key, job_from_json, job_to_json, make_queue
+from bot.queue import RedisWakeups, ThreadQueue, make_queue, wake_channel
 from bot.settings import Settings
+from bot.workers import StoreQueue
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,19 +98,24 @@ def test_thread_queue_refuses_jobs_after_close() -> None:
         queue.submit(job("k", 0))
 
 
-def test_make_queue_picks_threads_without_redis_and_rq_with_it() -> None:
+def test_make_queue_picks_threads_without_a_store_and_the_table_with_one(tmp_path: Path) -> None:
     threads = make_queue(Settings(workers=2), Recorder())
     assert isinstance(threads, ThreadQueue)
-    threads.close(timeout=5)  # type: ignore[attr-defined]
-    assert isinstance(make_queue(Settings(redis_url=REDIS_URL), Recorder()), RQQueue)
+    threads.close(timeout=5)
+    store = Store.from_url(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        durable = make_queue(Settings(workers=2), Recorder(), store)
+        assert isinstance(durable, StoreQueue) and durable.runs_jobs
+        durable.close(timeout=5)
+        # With REDIS_URL, `serve` records jobs and `approvalbot worker` processes run them.
+        door = make_queue(Settings(workers=2, redis_url=REDIS_URL), Recorder(), store)
+        assert isinstance(door, StoreQueue) and not door.runs_jobs
+        door.close(timeout=5)
+    finally:
+        store.close()
 
 
-def test_job_json_round_trip() -> None:
-    original = Job(key="o/r#1", event="push", delivery_id="d", payload={"a": [1, {"b": None}]})
-    assert job_from_json(job_to_json(original)) == original
-
-
-# --- Redis ---------------------------------------------------------------------------------------------
+# --- worker processes over one table, woken through Redis ----------------------------------------------
 
 
 @pytest.fixture
@@ -124,141 +130,141 @@ def redis_conn() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def names(redis_conn: redis.Redis) -> Iterator[tuple[str, str]]:
-    """A queue name and key prefix of this test's own, removed afterwards."""
-    tag = uuid.uuid4().hex[:10]
-    queue_name, prefix = f"test-approvalbot-{tag}", f"test-approvalbot-{tag}"
-    yield queue_name, prefix
-    for key in redis_conn.scan_iter(f"*{tag}*"):
-        redis_conn.delete(key)
+def channel(redis_conn: redis.Redis) -> str:
+    """A wake-up channel of this test's own, so parallel runs do not wake each other."""
+    return f"test-approvalbot-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.mark.redis
-def test_drain_key_runs_in_order_and_skips_a_key_another_worker_holds(redis_conn, names) -> None:
-    _, prefix = names
-    queue = RQQueue(REDIS_URL, queue_name=names[0], prefix=prefix)
-    for seq in range(5):
-        redis_conn.rpush(f"{prefix}:jobs:o/r#1", job_to_json(job("o/r#1", seq)))
-    lock = redis_conn.lock(f"{prefix}:lock:o/r#1", timeout=30)
-    assert lock.acquire(blocking=False)
-    recorder = Recorder()
-    assert drain_key(redis_conn, prefix, "o/r#1", recorder) == 0  # held elsewhere: leave it to the holder
-    lock.release()
-    assert drain_key(redis_conn, prefix, "o/r#1", recorder) == 5
-    assert recorder.order == {"o/r#1": [0, 1, 2, 3, 4]}
-    assert queue.drain(timeout=1)
-
-
-@pytest.mark.redis
-def test_drain_key_failing_job_is_removed_and_the_next_runs(redis_conn, names) -> None:
-    _, prefix = names
-    for seq in range(3):
-        redis_conn.rpush(f"{prefix}:jobs:k", job_to_json(job("k", seq)))
-    recorder = Recorder(fail={"k-0"})
-    assert drain_key(redis_conn, prefix, "k", recorder) == 3
-    assert recorder.order == {"k": [0, 1, 2]}
-    assert redis_conn.llen(f"{prefix}:jobs:k") == 0
+def test_a_wake_up_reaches_a_listener_and_a_dead_redis_only_warns(
+    redis_conn: redis.Redis, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    woken = threading.Event()
+    stop = threading.Event()
+    listener = RedisWakeups(REDIS_URL, channel)
+    thread = threading.Thread(target=listener.listen, args=(woken.set, stop), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not redis_conn.pubsub_numsub(channel)[0][1] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    RedisWakeups(REDIS_URL, channel).publish()
+    assert woken.wait(5), "the listener was not woken"
+    stop.set()
+    thread.join(5)
+    RedisWakeups("redis://127.0.0.1:1/0", channel).publish()  # nobody listens there: a warning, no error
+    assert any("next poll" in r.getMessage() for r in caplog.records)
 
 
 WORKER_SCRIPT = textwrap.dedent(
     """
     import json, os, random, sys, time
-    import redis
+    from bot.adapters.store import Store
     from bot.queue import run_worker
-    from bot.settings import Settings
+    from bot.settings import JobSettings, Settings
 
-    url, queue_name, results = sys.argv[1], sys.argv[2], sys.argv[3]
-    conn = redis.Redis.from_url(url)
+    database_url, redis_url, results = sys.argv[1:4]
 
     def handler(job):
-        running = f"{results}:running:{job.key}"
-        if conn.incr(running) != 1:
-            conn.rpush(f"{results}:overlaps", job.key)
         time.sleep(random.uniform(0, 0.004))
-        conn.rpush(results, json.dumps([job.key, job.payload["seq"], os.getpid()]))
-        conn.decr(running)
+        with open(results, "a") as out:
+            out.write(json.dumps([job.key, job.payload["seq"], os.getpid(), time.time()]) + "\\n")
         if job.payload["seq"] % 7 == 3:
-            raise RuntimeError("a failing job")  # must not stop the key
+            try:  # the first attempt, in whichever process, fails
+                os.close(os.open(f"{results}.{job.delivery_id.replace('/', '_')}", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
+            raise RuntimeError("a failing job: retried, and the key waits for it")
 
-    run_worker(Settings(redis_url=url, log_level="WARNING"), handler, queue_name=queue_name)
+    # A long poll: only a wake-up through Redis gets the work started at once.
+    jobs = JobSettings(poll=30.0, retry_base=0.01, lease=5.0)
+    settings = Settings(
+        database_url=database_url, redis_url=redis_url, workers=2, jobs=jobs, log_level="ERROR"
+    )
+    store = Store.from_url(database_url)
+    print("ready", flush=True)
+    run_worker(settings, handler, store)
     """
 )
 
 
-def wait_for_workers(
-    conn: redis.Redis, queue_name: str, count: int, processes: list[subprocess.Popen]
-) -> None:
-    """Both workers listen before any job is queued, so each gets a share of the work."""
-    deadline = time.monotonic() + 20
-    while len(Worker.all(connection=conn, queue=Queue(queue_name, connection=conn))) < count:
-        for process in processes:
-            if process.poll() is not None:
-                raise AssertionError(f"a worker exited early: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, "the RQ workers did not start within 20 s"
-        time.sleep(0.05)
-
-
 @pytest.mark.redis
 @pytest.mark.slow
-def test_two_worker_processes_keep_per_key_order_under_interleaving(redis_conn, names) -> None:
-    queue_name, prefix = names
-    results = f"{prefix}:results"
+def test_two_worker_processes_keep_per_key_order_and_wake_at_once(
+    redis_conn: redis.Redis, tmp_path: Path
+) -> None:
+    """Two `approvalbot worker`-like processes on one table: per-key order across processes (a failed
+    job is retried before its key goes on), both take work, and the Redis wake-up starts a job at once
+    although the workers poll only every 30 s."""
+    database_url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    channel = wake_channel(database_url)  # the store's own: this test's alone
+    store = Store.from_url(database_url)
+    results = tmp_path / "results.jsonl"
+    results.touch()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER_SCRIPT, REDIS_URL, queue_name, results],
+            [sys.executable, "-c", WORKER_SCRIPT, database_url, REDIS_URL, str(results)],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         for _ in range(2)
     ]
     try:
-        queue = RQQueue(REDIS_URL, queue_name=queue_name, prefix=prefix)
-        wait_for_workers(redis_conn, queue_name, count=2, processes=workers)
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 20
+        while redis_conn.pubsub_numsub(channel)[0][1] < 2:
+            assert time.monotonic() < deadline, "the workers did not listen for wake-ups within 20 s"
+            time.sleep(0.05)
+        door = StoreQueue(store.jobs(), Recorder(), workers=0, wakeups=RedisWakeups(REDIS_URL, channel))
+        sent = time.time()
+        door.submit(job("first", 0))
+        deadline = time.monotonic() + 10
+        while not results.read_text():
+            assert time.monotonic() < deadline, "no worker took the job: the wake-up did not arrive"
+            time.sleep(0.01)
+        assert json.loads(results.read_text().splitlines()[0])[3] - sent < 5.0
         keys = [f"acme/exp#{n}" for n in range(6)]
         per_key = 25
         for seq in range(per_key):
             for key in keys:
-                queue.submit(job(key, seq))
-        assert queue.drain(timeout=60), "the workers did not finish in time"
-        rows = [json.loads(r) for r in redis_conn.lrange(results, 0, -1)]
+                door.accept(job(key, seq))
+        assert door.drain(timeout=60), "the workers did not finish in time"
+        rows = [json.loads(line) for line in results.read_text().splitlines()[1:]]
     finally:
         for worker in workers:
             worker.terminate()
         for worker in workers:
-            worker.wait(timeout=10)
+            worker.wait(timeout=15)
+        store.close()
+    assert [w.returncode for w in workers] == [0, 0], "SIGTERM should stop a worker cleanly"
     order: dict[str, list[int]] = {}
-    for key, seq, _pid in rows:
+    for key, seq, _pid, _at in rows:
         order.setdefault(key, []).append(seq)
-    assert order == {key: list(range(per_key)) for key in keys}
-    assert redis_conn.lrange(f"{results}:overlaps", 0, -1) == []
-    pids = {pid for _key, _seq, pid in rows}
+    # A failing job ran twice (its retry), everything else once, and always in order.
+    expected = [s for s in range(per_key) for _ in range(2 if s % 7 == 3 else 1)]
+    assert order == {key: expected for key in keys}
+    pids = {pid for _key, _seq, pid, _at in rows}
     assert pids == {w.pid for w in workers}, "both worker processes should have taken work"
 
 
-def test_run_job_without_a_handler_says_how_to_start_workers() -> None:
-    from bot.queue import run_job, set_worker_handler
-
-    set_worker_handler(None)
-    with pytest.raises(RuntimeError, match="approvalbot worker"):
-        run_job("p", "k")
-
-
-@pytest.mark.redis
-def test_a_job_pushed_while_the_holder_finishes_is_not_stranded(redis_conn, names) -> None:
-    """The holder re-checks the list after releasing the lock, so a job added meanwhile still runs."""
-    _, prefix = names
-    jobs_key = f"{prefix}:jobs:k"
-    redis_conn.rpush(jobs_key, job_to_json(job("k", 0)))
-    ran: list[int] = []
-
-    def handler(j: Job) -> None:
-        ran.append(j.payload["seq"])
-        if j.payload["seq"] == 0:
-            # Another submit lands now; its own drain task would find the lock taken and leave.
-            redis_conn.rpush(jobs_key, job_to_json(job("k", 1)))
-            assert drain_key(redis_conn, prefix, "k", handler) == 0
-
-    assert drain_key(redis_conn, prefix, "k", handler) == 2
-    assert ran == [0, 1]
+def test_close_leaves_the_jobs_another_process_holds(tmp_path: Path) -> None:
+    """A shared table is never waited out: close finishes what this process holds and what it can run
+    now, and leaves a job another process holds (and the jobs queued behind it) in the table."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        jobs = store.jobs()
+        jobs.accept(job("held", 0))
+        jobs.accept(job("held", 1))
+        assert jobs.claim("another-process", lease=60) is not None
+        recorder = Recorder()
+        queue = StoreQueue(jobs, recorder, workers=1, poll=0.02)
+        queue.submit(job("mine", 0))
+        started = time.monotonic()
+        assert queue.close(timeout=10)
+        assert time.monotonic() - started < 5
+        assert recorder.order == {"mine": [0]}
+        assert jobs.open_jobs() == 2
+    finally:
+        store.close()

@@ -187,7 +187,7 @@ CASES = [
         lambda u: {"REDIS_URL": f"redis://:{PASSWORD}@127.0.0.1:{CLOSED_PORT}/0"},
         lambda u: [
             f"approvalbot: error: REDIS_URL=redis://:***@127.0.0.1:{CLOSED_PORT}/0: Redis does not answer (",
-            "); start it, fix REDIS_URL, or unset it to run jobs in this process.\n",
+            "); start it, fix REDIS_URL, or unset it to run jobs in the server processes.\n",
         ],
     ),
     Case(

@@ -1,11 +1,12 @@
-"""Scale-out (SPEC §6, §8): two `approvalbot serve` replicas and two `approvalbot worker` processes on the
-machine's real Redis and PostgreSQL take a burst of interleaved events for 20 PRs and end exactly right.
+"""Scale-out (SPEC §6, §8): two `approvalbot serve` replicas recording jobs and two `approvalbot worker`
+processes running them, on one PostgreSQL job table, woken through the machine's Redis, take a burst
+of interleaved events for 20 PRs and end exactly right.
 
 The emulator runs in this process with the sample repository plus 20 experiments (one per PR), the App
 installed with a generated RSA key (the emulator checks the App's JWTs). Its signed webhooks go to the
 two replicas in turn. The burst (tests/scale/scenario.py) opens, reviews, pushes, re-reviews, merges
-and redelivers without ever waiting for the bot; then the test waits until Redis and the emulator are
-quiet and checks every PR, the live store, exactly-once apply and the absence of drift.
+and redelivers without ever waiting for the bot; then the test waits until the job table and the emulator
+are quiet and checks every PR, the live store, exactly-once apply and the absence of drift.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
-from rq import Queue
-from rq.registry import StartedJobRegistry
 
 from bot.adapters.store import Store
 from bot.core.live import AuditKind
@@ -26,7 +24,6 @@ from bot.emulator import GitHubEmulator
 from bot.emulator.state import CheckRun
 from bot.engine.reconcile import reconcile
 from bot.engine.wiring import build_services
-from bot.queue import DEFAULT_PREFIX, DEFAULT_QUEUE_NAME
 from bot.sandbox import sample_files
 from bot.settings import Settings
 from scale.cluster import Cluster, RoundRobin, Unavailable, app_key, pg_schema, redis_database
@@ -58,33 +55,23 @@ def services_env() -> Iterator[tuple[str, str]]:
         pytest.skip(str(missing))
 
 
-def wait_until_quiet(emulator: GitHubEmulator, redis_url: str, cluster: Cluster, timeout: float) -> None:
-    """Until no job is queued, locked or running in Redis and the emulator saw no call or webhook lately."""
-    conn = redis.Redis.from_url(redis_url)
-    queue = Queue(DEFAULT_QUEUE_NAME, connection=conn)
-    started = StartedJobRegistry(DEFAULT_QUEUE_NAME, connection=conn)
+def wait_until_quiet(emulator: GitHubEmulator, store: Store, cluster: Cluster, timeout: float) -> None:
+    """Until no job is open in the store's table and the emulator saw no call or webhook lately."""
+    jobs = store.jobs()
     deadline = time.monotonic() + timeout
     last, quiet_since = (-1, -1), time.monotonic()
-    try:
-        while True:
-            cluster.assert_alive()
-            activity = (len(emulator.calls.calls), len(emulator.webhooks.deliveries))
-            busy = (
-                queue.count
-                or started.count
-                or any(conn.llen(k) for k in conn.scan_iter(f"{DEFAULT_PREFIX}:jobs:*"))
-                or any(True for _ in conn.scan_iter(f"{DEFAULT_PREFIX}:lock:*"))
-            )
-            now = time.monotonic()
-            if busy or activity != last:
-                last, quiet_since = activity, now
-            elif now - quiet_since >= QUIET_SECONDS:
-                return
-            if now > deadline:
-                raise TimeoutError(f"the cluster did not settle within {timeout} s:\n{cluster.outputs()}")
-            time.sleep(0.1)
-    finally:
-        conn.close()
+    while True:
+        cluster.assert_alive()
+        activity = (len(emulator.calls.calls), len(emulator.webhooks.deliveries))
+        busy = jobs.open_jobs()
+        now = time.monotonic()
+        if busy or activity != last:
+            last, quiet_since = activity, now
+        elif now - quiet_since >= QUIET_SECONDS:
+            return
+        if now > deadline:
+            raise TimeoutError(f"the cluster did not settle within {timeout} s:\n{cluster.outputs()}")
+        time.sleep(0.1)
 
 
 def test_two_servers_and_two_workers_take_a_burst_of_twenty_prs(
@@ -122,7 +109,7 @@ def test_two_servers_and_two_workers_take_a_burst_of_twenty_prs(
         emulator.webhooks.sink = sink
 
         Burst(driver, emulator.webhooks, lambda path: _file(emulator, path), prs).run()
-        wait_until_quiet(emulator, redis_url, cluster, SETTLE_TIMEOUT)
+        wait_until_quiet(emulator, store, cluster, SETTLE_TIMEOUT)
 
         assert set(sink.statuses) <= {200, 202}, Counter(sink.statuses)
         assert sink.sent >= 2 * len(prs)  # both replicas took a share (round robin)
@@ -131,6 +118,7 @@ def test_two_servers_and_two_workers_take_a_burst_of_twenty_prs(
         core = [p for pr in prs for p in _core_problems(emulator, store, pr)]
         assert not core, "\n".join(core) + "\n" + logs
         assert store.drift() == []
+        assert store.jobs().counts().parked == 0
         shown = [p for pr in prs for p in _shown_problems(emulator, pr)]
         assert not shown, "\n".join(shown) + "\n" + logs
     finally:

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.adapters.store import tables as t
 from bot.adapters.store.database import insert_if_absent
@@ -151,16 +152,11 @@ class JobStore:
     def claim(self, owner: str, lease: float) -> ClaimedJob | None:
         """The oldest runnable job at the head of its key, leased to `owner` for `lease` seconds."""
         now = self._clock()
-        jobs, older = t.jobs, aliased(t.jobs)
-        blocked = exists().where(
-            and_(older.c.key == jobs.c.key, older.c.id < jobs.c.id, older.c.status.in_(OPEN))
+        jobs = t.jobs
+        runnable = _runnable(now)
+        candidates = (
+            select(jobs.c.id, jobs.c.fence).where(runnable, _unblocked()).order_by(jobs.c.id).limit(8)
         )
-        runnable = and_(
-            jobs.c.run_at <= now,
-            (jobs.c.status == JobStatus.QUEUED.value)
-            | ((jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.lease_until < now)),
-        )
-        candidates = select(jobs.c.id, jobs.c.fence).where(runnable, ~blocked).order_by(jobs.c.id).limit(8)
         with self._engine.connect() as conn:
             rows = list(conn.execute(candidates))
         for row in rows:
@@ -252,6 +248,12 @@ class JobStore:
             oldest_queued_at=oldest,  # min() keeps the column's type: an aware datetime
         )
 
+    def runnable(self) -> int:
+        """Jobs a worker could claim now (at the head of their key, not waiting for a backoff)."""
+        query = select(func.count()).where(_runnable(self._clock()), _unblocked())
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def open_jobs(self) -> int:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).where(t.jobs.c.status.in_(OPEN))).scalar_one())
@@ -283,6 +285,22 @@ class JobStore:
                 .returning(t.jobs.c.id)
             )
             return len(result.all())
+
+
+def _runnable(now: datetime) -> ColumnElement[bool]:
+    """Due, and queued or held under a lapsed lease (its worker died)."""
+    jobs = t.jobs
+    return and_(
+        jobs.c.run_at <= now,
+        (jobs.c.status == JobStatus.QUEUED.value)
+        | ((jobs.c.status == JobStatus.RUNNING.value) & (jobs.c.lease_until < now)),
+    )
+
+
+def _unblocked() -> ColumnElement[bool]:
+    """No older job of the same key is still open: per-key order."""
+    jobs, older = t.jobs, aliased(t.jobs)
+    return ~exists().where(and_(older.c.key == jobs.c.key, older.c.id < jobs.c.id, older.c.status.in_(OPEN)))
 
 
 def _new_row(job: Job, now: datetime, *, delivery: bool) -> dict[str, Any]:
