@@ -189,8 +189,10 @@ RECONCILE = "approvalbot.reconcile"
 
 
 def reconcile_job(repo: str, installation: int | None) -> Job:
-    """Self-healing for one repository (bot.engine.reconcile), in the lane of its pushes: it never runs
-    beside an apply of the same repository, and one that waits covers the next (StoreQueue.submit)."""
+    """Self-healing for one repository (bot.engine.reconcile), in the repository's own lane: one at a
+    time however many replicas queue it, and one that waits covers the next (StoreQueue.submit). It may
+    run beside a push or a merge of the same repository: applies are exactly once per commit (keyed in
+    the store), and each walk judges commits oldest first."""
     payload: dict[str, Any] = {"repository": {"full_name": repo}}
     if installation is not None:
         payload["installation"] = {"id": installation}

@@ -206,6 +206,19 @@ class PendingToggle:
 
 
 @dataclass(frozen=True)
+class OwedCheck:
+    """The check run a commit of the default branch is owed once it was applied or recorded as drift
+    (`conclusion` as GitHub names it: success, failure). Stored with the apply, so it is published
+    even when the process dies right after the commit."""
+
+    repository: str
+    commit_sha: str
+    conclusion: str
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class OwedPost:
     """A POST of an applied merge that one outbound target is still owed (the outbox).
 

@@ -31,7 +31,7 @@ def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
     config, _ = parse_repo_config(raw_config)
     if config is None:
         log.warning("%s: no valid %s at %s; baseline taken with no resources", repo, CONFIG_PATH, sha[:12])
-        return services.store.apply_merge(sha, None, [], [])
+        return _marked(services, repo, sha, services.store.apply_merge(sha, None, [], []))
     changes: list[LiveChange] = []
     for path, account, raw in read_resource_files(tree, resource_paths(tree, config)):
         loaded = load_resource(path, raw, account)
@@ -52,7 +52,15 @@ def take_baseline(services: Services, repo: str, sha: str, tree: Tree) -> bool:
         for c in changes
     ]
     approved = ApprovedConfig(repo, sha, raw_config)
-    return services.store.apply_merge(sha, None, changes, audit, approved_config=approved)
+    taken = services.store.apply_merge(sha, None, changes, audit, approved_config=approved)
+    return _marked(services, repo, sha, taken)
+
+
+def _marked(services: Services, repo: str, sha: str, taken: bool) -> bool:
+    """A new baseline is where the branch's handled history starts (its mark, see merge.catch_up_chain)."""
+    if taken:
+        services.store.set_branch_mark(repo, sha)
+    return taken
 
 
 def _baseline_action(status: Status) -> Action:

@@ -31,6 +31,7 @@ from bot.core.live import (
     AuditEntry,
     AuditKind,
     LiveChange,
+    OwedCheck,
     PendingToggle,
     change_for,
     to_jsonable,
@@ -51,8 +52,10 @@ from bot.engine.toggle import resume_toggle
 log = logging.getLogger("approvalbot.merge")
 
 _NO_CONFIG = RepoConfig(approvals=Approvals(), accounts=())
-# A push of more commits than this to the default branch is walked no further (reconcile catches up).
+# One page of GitHub's commit list: how far an event walks back first. A repository whose mark lies
+# further back (a push of hundreds of commits) is walked up to DEEP_WALK, 20 pages.
 MAX_WALK = 100
+DEEP_WALK = 2000
 
 
 class Outcome(StrEnum):
@@ -86,10 +89,12 @@ def apply_commit(
         if pending is not None:
             # Applied, but the toggle's follow-up failed (or crashed) last time: finish it now.
             resume_toggle(services, pending, installation=installation)
+        _publish_owed(services, repo, sha, installation)
         return CommitResult(sha, Outcome.ALREADY_APPLIED, pr)
     if _already_drift(services, sha):
         # Judged once, on the facts as they stood: a replay must not apply it because of a review given
         # since (GitHub's timestamps have one-second resolution, so the merge-time cutoff cannot tell).
+        _publish_owed(services, repo, sha, installation)
         return CommitResult(sha, Outcome.DRIFT, pr)
     source = services.source(repo, installation)
     merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
@@ -125,7 +130,7 @@ def apply_push(
     handled yet, oldest first (see `catch_up_chain`)."""
     source = services.source(repo, installation)
     chain = catch_up_chain(services, source, repo, after, own_stop=before)
-    return apply_walk(services, repo, list(reversed(chain)), installation=installation)
+    return walk_and_mark(services, repo, chain, installation=installation)
 
 
 def apply_merged(
@@ -136,7 +141,33 @@ def apply_merged(
     source = services.source(repo, installation)
     chain = catch_up_chain(services, source, repo, sha, own_length=1)
     pr_of = {sha: pr} if pr is not None else {}
-    return apply_walk(services, repo, list(reversed(chain)), installation=installation, pr_of=pr_of)
+    return walk_and_mark(services, repo, chain, installation=installation, pr_of=pr_of)
+
+
+def walk_and_mark(
+    services: Services,
+    repo: str,
+    chain: CatchUp,
+    *,
+    installation: int | None = None,
+    pr_of: Mapping[str, int] | None = None,
+) -> list[CommitResult]:
+    """Judge the chain oldest first; once every commit of it is handled, and it reached down to what
+    was handled before, its newest commit is the branch's new mark (reconcile starts there)."""
+    results = apply_walk(
+        services, repo, list(reversed(chain.commits)), installation=installation, pr_of=pr_of
+    )
+    if chain.contiguous and chain.commits:
+        services.store.set_branch_mark(repo, chain.commits[0])
+    return results
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    commits: list[str]  # newest first
+    # The walk reached the branch mark or the newest handled commit (or a baseline was taken below
+    # it): once these are handled, nothing below the newest of them is left unhandled.
+    contiguous: bool
 
 
 def catch_up_chain(
@@ -147,33 +178,53 @@ def catch_up_chain(
     *,
     own_stop: str | None = None,
     own_length: int | None = None,
-) -> list[str]:
+) -> CatchUp:
     """First-parent commits from `head`, newest first: what the event names (down to `own_stop`, or
-    `own_length` commits), and beyond it back to the newest commit the store has handled (applied, or
-    recorded as drift).
+    `own_length` commits), and beyond it back to the branch mark (every commit up to it handled) or,
+    for a store that has none, the newest commit the store has handled (applied, or drift).
 
     Not just what the event names: a merge whose `closed` and `push` deliveries were both lost (GitHub
     does not redeliver by itself) sits below the next push's `before`, and the next event is the first
     chance to apply it, in order, before what came after it. Commits the event names are walked even
     when handled (an applied commit finishes a toggle whose follow-up failed). When the store has
-    handled none of the history walked (a new installation), only what the event names is walked:
+    handled nothing of the repository (a new installation), only what the event names is walked:
     older commits predate the bot, nobody approved them through it, and the commit below is taken as
-    the baseline (bot.engine.baseline)."""
+    the baseline (bot.engine.baseline). A known repository whose mark lies further back than one
+    page of commits is walked further (up to DEEP_WALK); beyond that, or when the mark is no longer
+    on the branch (history rewritten), only what the event names is judged and the log says why."""
+    mark = services.store.branch_mark(repo)
     chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
+    if mark is not None and mark not in chain and len(chain) == MAX_WALK:
+        chain = source.first_parent_chain(head, stop=None, limit=DEEP_WALK)
     if own_length is not None:
         own = min(own_length, len(chain))
     else:
         own = chain.index(own_stop) if own_stop in chain else len(chain)
+    if mark in chain:
+        return CatchUp(chain[: max(own, chain.index(mark))], contiguous=True)
     handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
     newest_handled = next((i for i, sha in enumerate(chain) if sha in handled), None)
-    if newest_handled is None and own < len(chain):
+    if newest_handled is not None:
+        return CatchUp(chain[: max(own, newest_handled)], contiguous=True)
+    if mark is None and own < len(chain):
         # The first event of a repository the store never handled: the commit below what it names is
         # where the bot starts, taken as live as it is, before the event's commits are judged (or the
         # resources no merge touches would never be live, and a later reconcile would find the history
         # already started).
         start = chain[own]
         take_baseline(services, repo, start, source.tree(start))
-    return chain[: max(own, newest_handled or 0)]
+        return CatchUp(chain[:own], contiguous=True)
+    if mark is not None:
+        log.error(
+            "%s: the commits handled last (up to %s) are not among the %d first-parent commits below %s: "
+            "the default branch was rewritten, or far more was pushed at once; judging only what this "
+            "event names",
+            repo,
+            mark[:12],
+            len(chain),
+            head[:12],
+        )
+    return CatchUp(chain[:own], contiguous=False)
 
 
 def apply_walk(
@@ -280,11 +331,19 @@ def _apply(
     ]
     toggled = _toggle(rules.content, commit.config_after)
     owed = owe(services.targets, _target_change(ref, commit.sha, changes), commit.sha, services.clock())
+    check = OwedCheck(
+        ref.repo,
+        commit.sha,
+        Conclusion.SUCCESS.value,
+        f"Applied {len(changes)} change{'s' if len(changes) != 1 else ''}",
+        "\n".join(f"- `{c.key}`: {c.action.label}" for c in changes) or "Nothing to apply.",
+    )
     applied = services.store.apply_merge(
         commit.sha,
         merged.number if merged else None,
         changes,
         audit,
+        check=check,
         approved_config=(
             ApprovedConfig(ref.repo, commit.sha, commit.config_after)
             if commit.config_after != commit.config_before
@@ -311,14 +370,7 @@ def _apply(
     approved_now = commit.config_after if commit.config_after != commit.config_before else rules.content
     synced = {str(c.key) for c in changes}
     settle(services.store, ref.repo, commit, synced, commit.config_after == approved_now, services.clock())
-    services.writer(ref.repo, ref.installation).publish_check(
-        commit.sha,
-        CheckOutput(
-            conclusion=Conclusion.SUCCESS,
-            title=f"Applied {len(changes)} change{'s' if len(changes) != 1 else ''}",
-            summary="\n".join(f"- `{c.key}`: {c.action.label}" for c in changes) or "Nothing to apply.",
-        ),
-    )
+    publish_check(services, ref.installation, check)
     return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, toggled)
 
 
@@ -328,27 +380,48 @@ def _restore(
     """A commit that puts back what is live: nothing to apply, and the drift it undoes is resolved."""
     # Its rules, when it touches them, are the approved ones again: it becomes their approved commit.
     approved = ApprovedConfig(ref.repo, commit.sha, commit.config_after) if plan.config_changed else None
-    if not services.store.apply_merge(commit.sha, ref.number or None, [], [], approved_config=approved):
+    lines = [f"- `{a.key}`: as it is live" for a in plan.actions]
+    check = _restored_check(ref.repo, commit.sha, lines)
+    if not services.store.apply_merge(
+        commit.sha, ref.number or None, [], [], approved_config=approved, check=check
+    ):
         # Applied a moment ago by the other event of the same merge (`closed` and `push` run in
         # parallel): what is live is that apply, whose check must stand, not a "back in step".
         return CommitResult(commit.sha, Outcome.ALREADY_APPLIED, ref.number or None, plan)
     synced = {str(a.key) for a in plan.actions}
     in_step = commit.config_after == rules.content
     resolved = settle(services.store, ref.repo, commit, synced, in_step, services.clock())
-    lines = [f"- `{a.key}`: as it is live" for a in plan.actions]
     if resolved:
-        lines.append("")
-        lines += [f"Resolves the drift of commit {sha[:12]}." for sha in resolved]
-    services.writer(ref.repo, ref.installation).publish_check(
-        commit.sha,
-        CheckOutput(
-            conclusion=Conclusion.SUCCESS,
-            title="Back in step with the live state",
-            summary="This commit brings the default branch back to the live state, so there is nothing "
-            "to apply.\n\n" + "\n".join(lines),
-        ),
-    )
+        # Owed as "back in step" until now; published with the drift it turned out to resolve.
+        lines += ["", *(f"Resolves the drift of commit {sha[:12]}." for sha in resolved)]
+        check = _restored_check(ref.repo, commit.sha, lines)
+    publish_check(services, ref.installation, check)
     return CommitResult(commit.sha, Outcome.RESTORED, ref.number or None, plan)
+
+
+def _restored_check(repo: str, sha: str, lines: list[str]) -> OwedCheck:
+    summary = "This commit brings the default branch back to the live state, so there is nothing to apply."
+    return OwedCheck(
+        repo,
+        sha,
+        Conclusion.SUCCESS.value,
+        "Back in step with the live state",
+        summary + "\n\n" + "\n".join(lines),
+    )
+
+
+def publish_check(services: Services, installation: int | None, check: OwedCheck) -> None:
+    """Publish a check the store owes GitHub, then strike it off (reconcile publishes what a crash left)."""
+    output = CheckOutput(conclusion=Conclusion(check.conclusion), title=check.title, summary=check.summary)
+    services.writer(check.repository, installation).publish_check(check.commit_sha, output)
+    services.store.check_published(check)
+
+
+def _publish_owed(services: Services, repo: str, sha: str, installation: int | None) -> None:
+    """A retry of a job that applied `sha` (or recorded it as drift) and then failed to tell GitHub."""
+    for check in services.store.owed_checks(repo):
+        if check.commit_sha == sha:
+            publish_check(services, installation, check)
 
 
 def _drift(
@@ -373,7 +446,16 @@ def _drift(
         "config_changed": commit.config_after != commit.config_before,
     }
     number = merged.number if merged else None
-    if services.store.record_drift(commit.sha, detail):
+    text = (
+        f"**Not applied.** Commit {commit.sha[:12]} reached the default branch without the approvals "
+        "it needs, so approvalbot did not apply it to the live state; it is recorded as drift.\n\n"
+        + "\n".join(f"- {r}" for r in why)
+        + "\n\nTo resolve it, revert the commit on the default branch: a revert that brings the "
+        "resources back to their live state needs no approval. Then propose the change again in a "
+        "pull request and have it approved. Until then, changes to these resources are refused."
+    )
+    check = OwedCheck(ref.repo, commit.sha, Conclusion.FAILURE.value, "Not applied: unapproved change", text)
+    if services.store.record_drift(commit.sha, detail, check=check):
         services.store.audit(
             AuditEntry(
                 AuditKind.DRIFT,
@@ -383,21 +465,9 @@ def _drift(
                 detail=detail,
             )
         )
-        writer = services.writer(ref.repo, ref.installation)
-        text = (
-            f"**Not applied.** Commit {commit.sha[:12]} reached the default branch without the approvals "
-            "it needs, so approvalbot did not apply it to the live state; it is recorded as drift.\n\n"
-            + "\n".join(f"- {r}" for r in why)
-            + "\n\nTo resolve it, revert the commit on the default branch: a revert that brings the "
-            "resources back to their live state needs no approval. Then propose the change again in a "
-            "pull request and have it approved. Until then, changes to these resources are refused."
-        )
         if merged is not None:
-            writer.comment(merged.number, text)
-        writer.publish_check(
-            commit.sha,
-            CheckOutput(conclusion=Conclusion.FAILURE, title="Not applied: unapproved change", summary=text),
-        )
+            services.writer(ref.repo, ref.installation).comment(merged.number, text)
+        publish_check(services, ref.installation, check)
         if config is not None:
             send_notifications(
                 services,

@@ -99,11 +99,18 @@ class InMemoryDeliveryLog:
 
 
 def job_key(event: str, payload: Mapping[str, Any]) -> str:
-    """Ordering key: "owner/repo#N" for anything about one PR, "owner/repo" for the rest of a repo."""
+    """Ordering key: "owner/repo#N" for anything about one PR, "owner/repo" for the rest of a repo.
+
+    A push has a key of its own ("owner/repo@<after>"): pushes to the default branch are put in order
+    by the branch's history (each applies every unhandled commit below it, oldest first; see
+    bot.engine.merge.catch_up_chain) and applies are exactly once under concurrency (keyed by commit
+    in the store), so no lane is needed, and none can be blocked by a slow job ahead in it."""
     repo = _get(payload, "repository", "full_name")
     if not isinstance(repo, str):
         installation = _get(payload, "installation", "id")
         return f"installation:{installation}" if installation is not None else f"event:{event}"
+    if event == "push":
+        return f"{repo}@{payload.get('after')}"
     number = _pr_number(payload)
     return f"{repo}#{number}" if number is not None else repo
 

@@ -17,7 +17,7 @@ from applykit import (
 )
 
 from bot.core.model import Status
-from bot.engine.merge import Outcome
+from bot.engine.merge import Outcome, apply_commit
 from bot.engine.reconcile import reconcile
 from bot.sandbox import Sandbox
 
@@ -109,4 +109,83 @@ def test_reconcile_then_the_late_events_apply_nothing_more(box: Sandbox) -> None
             box.emulator.webhooks.redeliver(lost.id)  # GitHub's Redeliver, after the fact
     box.drain()
     assert snapshot(box) == after
+    assert len(applies(box, CHECKOUT_TEST, sha)) == 1
+
+
+def test_reconcile_finds_a_commit_left_unhandled_below_an_applied_one(box: Sandbox) -> None:
+    """Never stopping at the first applied commit: from the branch head down to the mark (the commit up
+    to which everything was handled), every commit that is neither applied nor drift is judged."""
+    first = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    first_sha = _merge_losing_its_events(box, first)
+    second = _approved(box, edited(box, SHIPPING_TEST, ("status: paused", "status: running")))
+    second_sha = _merge_losing_its_events(box, second)
+    # The newer merge applied on its own, as an apply that did not catch up (a store written by an
+    # earlier version, an apply by hand) leaves it: the older merge is a hole below an applied commit.
+    assert apply_commit(box.services, box.repo, second_sha).outcome is Outcome.APPLIED
+    assert not box.store.is_applied(first_sha)
+
+    result = reconcile(box.services, box.repo)
+
+    assert [(r.sha, r.outcome) for r in result.results] == [(first_sha, Outcome.APPLIED)]
+    record = box.live(CHECKOUT_TEST)
+    assert record is not None and record.status is Status.PAUSED
+    assert box.store.branch_mark(box.repo) == second_sha
+
+
+def test_the_mark_bounds_what_reconcile_reads(box: Sandbox) -> None:
+    """A caught-up repository costs one GitHub call (the branch head), and one with a commit since the
+    mark one page of the commit list, however long its history."""
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    _merge_losing_its_events(box, number)
+    reconcile(box.services, box.repo)
+    before = len(box.emulator.calls.calls)
+    assert reconcile(box.services, box.repo).results == ()
+    assert [c.route for c in box.emulator.calls.calls[before:]] == ["POST /graphql"]
+
+    box.emulator.webhooks.drop_next(1)
+    sha = box.driver.push(box.repo, "main", {"docs/notes.md": "unmanaged\n"}, author=CREATOR)
+    box.drain()
+    before = len(box.emulator.calls.calls)
+    assert [(r.sha, r.outcome) for r in reconcile(box.services, box.repo).results] == [
+        (sha, Outcome.NOTHING_TO_APPLY)
+    ]
+    routes = [c.route for c in box.emulator.calls.calls[before:]]
+    assert routes.count("GET /repos/{owner}/{repo}/commits") == 1, routes
+
+
+CHECK_RUNS = "POST /repos/{owner}/{repo}/check-runs"
+NOT_ACCESSIBLE = "Resource not accessible by integration"  # a 403 the client does not retry
+
+
+def _checks_fail(box: Sandbox, times: int) -> None:
+    box.emulator.faults.fail(CHECK_RUNS, times=times, status=403, message=NOT_ACCESSIBLE)
+
+
+def test_an_applied_check_github_refused_is_published_by_the_jobs_retry(box: Sandbox) -> None:
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    _checks_fail(box, times=1)  # the merge applies, then GitHub refuses its "Applied" check once
+    sha: str = box.driver.merge(box.repo, number, ADMIN)
+    box.drain()
+    assert box.store.is_applied(sha)
+    run = box.check(sha)
+    assert run is not None and run.conclusion == "success" and run.title.startswith("Applied"), run
+    assert box.store.owed_checks(box.repo) == []
+    assert len(applies(box, CHECKOUT_TEST, sha)) == 1
+
+
+def test_a_check_still_owed_after_every_retry_is_published_by_reconcile(box: Sandbox) -> None:
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    _checks_fail(box, times=50)  # every attempt of every job that posts a check fails
+    sha: str = box.driver.merge(box.repo, number, ADMIN)
+    box.drain()
+    box.emulator.faults.clear()
+    assert box.store.is_applied(sha) and box.check(sha) is None
+    assert [c.commit_sha for c in box.store.owed_checks(box.repo)] == [sha]
+
+    result = reconcile(box.services, box.repo)
+
+    assert result.checks == (sha,)
+    run = box.check(sha)
+    assert run is not None and run.conclusion == "success" and run.title.startswith("Applied"), run
+    assert box.store.owed_checks(box.repo) == []
     assert len(applies(box, CHECKOUT_TEST, sha)) == 1

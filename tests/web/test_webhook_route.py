@@ -277,7 +277,11 @@ def test_unexpected_error_is_500_without_a_stack_trace(recorder: Recorder) -> No
             {"check_suite": {"pull_requests": [{"number": 9}]}, "repository": {"full_name": "o/r"}},
             "o/r#9",
         ),
-        ("push", {"ref": "refs/heads/main", "repository": {"full_name": "o/r"}}, "o/r"),
+        (
+            "push",
+            {"ref": "refs/heads/main", "after": "c0ffee", "repository": {"full_name": "o/r"}},
+            "o/r@c0ffee",
+        ),
         ("installation", {"action": "created", "installation": {"id": 42}}, "installation:42"),
         ("meta", {}, "event:meta"),
     ],

@@ -237,6 +237,12 @@ class CommitSnapshot:
 
 
 @dataclass(frozen=True)
+class FirstParentWalk:
+    chain: list[str]  # newest first
+    reached_stop: bool  # the walk ended at the commit it was told to stop at (not at a limit or the root)
+
+
+@dataclass(frozen=True)
 class MergedPull:
     """A pull request GitHub associates with a commit (`merged_by` is read only for the PR whose
     merge produced that commit)."""
@@ -715,8 +721,13 @@ class PullRequestSource:
 
     def first_parent_chain(self, head: str, *, stop: str | None, limit: int) -> list[str]:
         """Shas from `head` back along first parents, newest first, ending before `stop` (exclusive;
-        all zeros means none) or after `limit` commits. One call per 100 commits listed: the list
-        GitHub gives holds every commit's parents, and the walk follows first parents through it."""
+        all zeros means none) or after `limit` commits (see `first_parent_walk`)."""
+        return self.first_parent_walk(head, stop=stop, limit=limit).chain
+
+    def first_parent_walk(self, head: str, *, stop: str | None, limit: int) -> FirstParentWalk:
+        """The first-parent chain from `head` (newest first) and whether it reached `stop`. One call
+        per 100 commits listed: the list GitHub gives holds every commit's parents, and the walk
+        follows first parents through it."""
         stop = None if stop == NO_COMMIT else stop
         parents: dict[str, list[str]] = {}
         chain: list[str] = []
@@ -730,7 +741,7 @@ class PullRequestSource:
             chain.append(current)
             firsts = parents[current]
             current = firsts[0] if firsts else None
-        return chain
+        return FirstParentWalk(chain, reached_stop=stop is not None and current == stop)
 
     def default_branch_head(self) -> str:
         """The sha at the tip of the default branch (one call)."""

@@ -107,6 +107,11 @@ def _v8_jobs(conn: Connection) -> None:
     t.jobs.create(conn)
 
 
+def _v9_branch_marks_owed_checks(conn: Connection) -> None:
+    t.branch_marks.create(conn)
+    t.owed_checks.create(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
@@ -116,6 +121,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v6_target_outbox,
     _v7_drift_resolution,
     _v8_jobs,
+    _v9_branch_marks_owed_checks,
 )
 LATEST = len(MIGRATIONS)
 

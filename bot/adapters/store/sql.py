@@ -45,6 +45,7 @@ from bot.core.live import (
     LiveChange,
     LiveRecord,
     Lock,
+    OwedCheck,
     OwedPost,
     PendingToggle,
     PullHead,
@@ -207,14 +208,16 @@ class Store:
         approved_config: ApprovedConfig | None = None,
         toggle: PendingToggle | None = None,
         owed: Sequence[OwedPost] = (),
+        check: OwedCheck | None = None,
     ) -> bool:
         """Apply a merge's changes and audit entries in one transaction; False (and nothing done) on replay.
 
         Audit entries without a commit or PR number get this merge's. In the same transaction:
         `approved_config` becomes its repository's approved rules, `toggle` is recorded as pending
-        (until `finish_toggle`) and the `owed` target POSTs go into the outbox (until `posted`), so a
-        crash can neither apply a toggle and lose its follow-up, nor apply new rules without making
-        them the approved ones, nor apply a change and never tell the targets.
+        (until `finish_toggle`), the `owed` target POSTs go into the outbox (until `posted`) and the
+        merge commit's `check` is owed (until `check_published`), so a crash can neither apply a toggle
+        and lose its follow-up, nor apply new rules without making them the approved ones, nor apply a
+        change and never tell the targets or GitHub.
         """
         now = self._clock()
         with self._write() as conn:
@@ -236,6 +239,8 @@ class Store:
                 insert_if_absent(conn, t.pending_toggles, _toggle_row(toggle, now))
             if owed:
                 conn.execute(t.target_outbox.insert(), [_owed_row(post, now) for post in owed])
+            if check is not None:
+                _owe_check(conn, check, now)
             return True
 
     def is_applied(self, merge_sha: str) -> bool:
@@ -479,11 +484,51 @@ class Store:
 
     # -- drift --
 
-    def record_drift(self, commit_sha: str, detail: Mapping[str, Any]) -> bool:
-        """Record an unapproved commit on the default branch; True the first time (alert then)."""
+    def record_drift(
+        self, commit_sha: str, detail: Mapping[str, Any], *, check: OwedCheck | None = None
+    ) -> bool:
+        """Record an unapproved commit on the default branch; True the first time (alert then). Its
+        failing `check` is owed in the same transaction (see `apply_merge`)."""
+        now = self._clock()
         with self._write() as conn:
-            row = {"commit_sha": commit_sha, "at": self._clock(), "detail": to_jsonable(detail)}
-            return insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
+            row = {"commit_sha": commit_sha, "at": now, "detail": to_jsonable(detail)}
+            fresh = insert_if_absent(conn, t.drift, row, conflict=["commit_sha"])
+            if fresh and check is not None:
+                _owe_check(conn, check, now)
+            return fresh
+
+    # --- what GitHub is still owed, and how far the branch is handled ----------------------------
+
+    def owed_checks(self, repository: str) -> list[OwedCheck]:
+        table = t.owed_checks
+        query = select(table).where(table.c.repository == repository).order_by(table.c.created_at)
+        with self._engine.connect() as conn:
+            return [
+                OwedCheck(r.repository, r.commit_sha, r.conclusion, r.title, r.summary)
+                for r in conn.execute(query)
+            ]
+
+    def check_published(self, check: OwedCheck) -> None:
+        table = t.owed_checks
+        with self._write() as conn:
+            conn.execute(
+                table.delete().where(
+                    table.c.repository == check.repository, table.c.commit_sha == check.commit_sha
+                )
+            )
+
+    def branch_mark(self, repository: str) -> str | None:
+        """The newest default-branch commit up to which every first-parent commit is handled."""
+        table = t.branch_marks
+        with self._engine.connect() as conn:
+            found = conn.execute(select(table.c.commit_sha).where(table.c.repository == repository))
+            return found.scalar_one_or_none()
+
+    def set_branch_mark(self, repository: str, commit_sha: str) -> None:
+        values = {"commit_sha": commit_sha, "updated_at": self._clock()}
+        with self._write() as conn:
+            statement = dialect_insert(conn)(t.branch_marks).values(repository=repository, **values)
+            conn.execute(statement.on_conflict_do_update(index_elements=["repository"], set_=values))  # type: ignore[attr-defined]
 
     def drift(self, *, open_only: bool = False) -> list[DriftRecord]:
         """Drift records, oldest first; with `open_only`, those not resolved yet."""
@@ -617,6 +662,18 @@ def _pending_toggle(row: Row[Any]) -> PendingToggle:
         row.actor,
         row.recorded_at,
     )
+
+
+def _owe_check(conn: Connection, check: OwedCheck, now: datetime) -> None:
+    row = {
+        "repository": check.repository,
+        "commit_sha": check.commit_sha,
+        "conclusion": check.conclusion,
+        "title": check.title,
+        "summary": check.summary,
+        "created_at": now,
+    }
+    insert_if_absent(conn, t.owed_checks, row)
 
 
 def _owed_row(post: OwedPost, now: datetime) -> dict[str, Any]:

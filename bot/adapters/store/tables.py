@@ -213,5 +213,28 @@ target_outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+# The newest commit of a repository's default branch up to which every first-parent commit has been
+# handled (applied, or recorded as drift): reconcile walks from the branch head down to it, not further.
+branch_marks = Table(
+    "branch_marks",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("commit_sha", Sha, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The check run an applied (or drift) commit is owed, written with the apply or the drift record and
+# deleted once GitHub took it: a crash in between leaves it here for reconcile to publish.
+owed_checks = Table(
+    "owed_checks",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("commit_sha", Sha, primary_key=True),
+    Column("conclusion", String(32), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 audit_by_account = Index("ix_audit_log_account_id", audit_log.c.account, audit_log.c.id)
 locks_by_pr = Index("ix_locks_repository_pr_number", locks.c.repository, locks.c.pr_number)
