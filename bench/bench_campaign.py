@@ -1,6 +1,8 @@
-"""The fault campaign of tests/scale/test_fault_campaign.py over more seeds and both stores: prints, per
-seed and store, the deliveries sent, lost, duplicated and refused, GitHub errors injected, replicas
-killed with SIGKILL, and how long the system took to heal after the last fault; then a verdict.
+"""The fault campaign of tests/scale/test_fault_campaign.py over more seeds and both stacks (SQLite with
+two servers running jobs; PostgreSQL + Redis with two servers and two `approvalbot worker` processes):
+prints, per seed and stack, the deliveries sent, lost, duplicated and refused, GitHub errors injected,
+processes killed with SIGKILL, and how long the system took to heal after the last fault; then a
+verdict.
 
     python bench/bench_campaign.py [--seeds 1,2,3,4,5] [--stores sqlite,postgresql]
 

@@ -1,15 +1,18 @@
-"""A seeded fault campaign (issue 13): two `approvalbot serve` replicas on one store, with the durable job
-queue (no Redis), take the scale-out burst of 20 PRs while the campaign loses, duplicates and
-redelivers webhooks, makes GitHub answer 500/502/429 on reads and writes, and kills a replica with
-SIGKILL at random moments (restarting it on its port). Then the faults stop, and the test waits for the
-system to heal by itself: the replicas' self-healing at start and the durable queue's retries, no
-`reconcile` by hand. It checks every approved merge applied exactly once, nothing else applied, every
-live resource as the merges make it, no drift, no lock left behind, no job parked.
+"""A seeded fault campaign (issue 13): the scale-out burst of 20 PRs while the campaign loses, duplicates
+and redelivers webhooks, makes GitHub answer 500/502/429 on reads and writes, and kills processes with
+SIGKILL at random moments, mid-apply included (restarting each as it was). Then the faults stop, and
+the test waits for the system to heal by itself: self-healing at start, the durable queue's leases
+and retries, no `reconcile` by hand. It checks every approved merge applied exactly once, nothing else
+applied, every live resource as the merges make it, no drift, no lock left behind, no job parked.
+
+Two stacks (CAMPAIGN_STORE):
+- `sqlite` (the default): two `approvalbot serve` replicas on one SQLite file, each running jobs in
+  its own threads (no Redis);
+- `postgresql`: the machine's PostgreSQL and Redis, two `serve` replicas that only record jobs and two
+  `approvalbot worker` processes that run them, woken through Redis; kills hit servers and workers.
 
 Seeds come from CAMPAIGN_SEEDS (none by default: the test is skipped and says so);
-`python bench/bench_campaign.py --seeds 1,2,3,4,5` runs them on both stores and prints the counts.
-The store is a SQLite file shared by the two processes, or the machine's PostgreSQL with
-CAMPAIGN_STORE=postgresql.
+`python bench/bench_campaign.py --seeds 1,2,3,4,5` runs them on both stacks and prints the counts.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from bot.adapters.store import Store
 from bot.core.live import AuditKind
 from bot.emulator import GitHubEmulator
 from bot.sandbox import sample_files
-from scale.cluster import Cluster, Unavailable, app_key, free_port, pg_schema
+from scale.cluster import Cluster, Unavailable, app_key, free_port, pg_schema, redis_database
 from scale.scenario import REPO, Burst, PlannedPr, plan, repository_files
 
 pytestmark = pytest.mark.slow
@@ -102,7 +105,11 @@ class Chaos:
         roll = self.rng.random()
         if roll < 0.06:
             self.tally.kills += 1
-            restart(self.cluster, self.rng.randrange(len(self.cluster.ports)))
+            victim = self.rng.randrange(len(self.cluster.servers) + len(self.cluster.workers))
+            if victim < len(self.cluster.servers):
+                restart(self.cluster, victim)
+            else:
+                restart_worker(self.cluster, victim - len(self.cluster.servers))
         elif roll < 0.20:
             route = self.rng.choice(ROUTES)
             status = self.rng.choice((500, 502, 429))
@@ -149,13 +156,32 @@ def restart(cluster: Cluster, index: int) -> None:
     raise TimeoutError(f"{server.name} did not come back:\n{cluster.servers[index].output()}")
 
 
+def restart_worker(cluster: Cluster, index: int) -> None:
+    """SIGKILL `approvalbot worker` process `index` and start another: its jobs wait out their lease."""
+    worker = cluster.workers[index]
+    with suppress(ProcessLookupError):
+        os.killpg(worker.popen.pid, signal.SIGKILL)
+    worker.popen.wait(10)
+    cluster.workers[index] = cluster._spawn(f"{worker.name}-again", ["worker"])
+
+
+@dataclass(frozen=True)
+class Stack:
+    database_url: str
+    redis_url: str | None  # set: servers record jobs, `approvalbot worker` processes run them
+
+    @property
+    def workers(self) -> int:
+        return 2 if self.redis_url else 0
+
+
 @contextmanager
-def campaign_store(tmp_path: Path) -> Iterator[str]:
+def campaign_stack(tmp_path: Path) -> Iterator[Stack]:
     if os.environ.get("CAMPAIGN_STORE", "sqlite") == "postgresql":
-        with pg_schema() as url:
-            yield url
+        with pg_schema() as url, redis_database() as redis_url:
+            yield Stack(url, redis_url)
     else:
-        yield f"sqlite:///{tmp_path / 'campaign.db'}"
+        yield Stack(f"sqlite:///{tmp_path / 'campaign.db'}", None)
 
 
 def problems(emulator: GitHubEmulator, store: Store, prs: list[PlannedPr]) -> list[str]:
@@ -197,7 +223,8 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(seed: int, tmp_path: 
     cluster: Cluster | None = None
     tally = Tally()
     try:
-        with campaign_store(tmp_path) as database_url:
+        with campaign_stack(tmp_path) as stack:
+            database_url = stack.database_url
             driver = emulator.driver
             driver.add_team("acme", "growth-leads", ["lena-growth"])
             driver.create_repo(REPO, repository_files(sample_files(), prs))
@@ -210,11 +237,12 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(seed: int, tmp_path: 
                 "DATABASE_URL": database_url,
                 "APPROVALBOT_LOG_LEVEL": "WARNING",
                 "APPROVALBOT_GITHUB_THROTTLE": "0",
-                "APPROVALBOT_JOB_LEASE": "5",  # a killed replica's jobs are taken up 5 s later
+                "APPROVALBOT_JOB_LEASE": "5",  # a killed process's jobs are taken up 5 s later
+                **({"REDIS_URL": stack.redis_url} if stack.redis_url else {}),
             }
             Store.from_url(database_url).close()  # migrated once, before two processes race to do it
             cluster = Cluster(env, tmp_path)
-            cluster.start(servers=2, workers=0)
+            cluster.start(servers=2, workers=stack.workers)
             chaos = Chaos(cluster, emulator, seed, tally)
             emulator.webhooks.sink = chaos
             files = emulator.world.repos[REPO]
@@ -230,6 +258,8 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(seed: int, tmp_path: 
             # deploy would, and from then on nothing but the bot acts.
             for index in range(len(cluster.ports)):
                 restart(cluster, index)
+            for index in range(len(cluster.workers)):
+                restart_worker(cluster, index)
             store = Store.from_url(database_url)
             try:
                 deadline = time.monotonic() + HEAL_TIMEOUT
