@@ -99,6 +99,7 @@ class AuditKind(StrEnum):
     NOTIFICATION = "notification"
     TOGGLE = "toggle"
     DRIFT_RESOLVED = "drift_resolved"
+    JOB_PARKED = "job_parked"  # a job failed its last attempt: kept, to run again on a redelivery
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.adapters.store import Store
 from bot.adapters.store.jobs import Accepted, Backoff, JobStatus, JobStore
+from bot.core.live import AuditKind
 from bot.ports import Job
 
 
@@ -94,6 +95,10 @@ def test_a_failing_job_backs_off_then_is_parked_and_a_redelivery_queues_it_again
     assert jobs.counts().parked == 1
     (parked,) = jobs.parked()
     assert parked["delivery_id"] == "d-1" and "502" in parked["last_error"]
+    # Parked once, in the audit trail (only the last attempt's failure is written there).
+    (entry,) = [e for e in store.audit_log() if e.kind is AuditKind.JOB_PARKED]
+    assert entry.actor == "approvalbot" and entry.detail["delivery_id"] == "d-1"
+    assert entry.detail["attempts"] == 3 and "502" in entry.detail["error"]
     # GitHub's "Redeliver" of that delivery runs it again, from the first attempt.
     assert jobs.accept(_job("d-1")) is Accepted.REQUEUED
     again = jobs.claim("w", lease=30)

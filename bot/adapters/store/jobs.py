@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.adapters.store import tables as t
 from bot.adapters.store.database import insert_if_absent
+from bot.core.live import AuditKind
 from bot.ports import Job
 
 Clock = Callable[[], datetime]
@@ -205,26 +206,35 @@ class JobStore:
         parked = claimed.attempts >= self.backoff.max_attempts
         status = JobStatus.PARKED if parked else JobStatus.QUEUED
         wait = 0.0 if parked else self.backoff.delay(claimed.attempts, self._rng)
-        done = self._fenced(
-            claimed,
-            status=status.value,
-            run_at=now + timedelta(seconds=wait),
-            last_error=error[:4000],
-            lease_owner=None,
-            lease_until=None,
-            finished_at=now if parked else None,
-        )
+        with self._write() as conn:
+            done = self._fenced_in(
+                conn,
+                claimed,
+                status=status.value,
+                run_at=now + timedelta(seconds=wait),
+                last_error=error[:4000],
+                lease_owner=None,
+                lease_until=None,
+                finished_at=now if parked else None,
+            )
+            if done and parked:
+                # In the audit log too, in the same transaction: who reads the trail sees work owed.
+                conn.execute(insert(t.audit_log).values(**_parked_audit(claimed, error, now)))
         return status if done else None
 
     def _fenced(self, claimed: ClaimedJob, **values: Any) -> bool:
         with self._write() as conn:
-            result = conn.execute(
-                update(t.jobs)
-                .where(t.jobs.c.id == claimed.id, t.jobs.c.fence == claimed.fence)
-                .values(**values)
-                .returning(t.jobs.c.id)
-            )
-            return result.first() is not None
+            return self._fenced_in(conn, claimed, **values)
+
+    @staticmethod
+    def _fenced_in(conn: Connection, claimed: ClaimedJob, **values: Any) -> bool:
+        result = conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == claimed.id, t.jobs.c.fence == claimed.fence)
+            .values(**values)
+            .returning(t.jobs.c.id)
+        )
+        return result.first() is not None
 
     # --- what is there ----------------------------------------------------------------------------
 
@@ -301,6 +311,25 @@ def _unblocked() -> ColumnElement[bool]:
     """No older job of the same key is still open: per-key order."""
     jobs, older = t.jobs, aliased(t.jobs)
     return ~exists().where(and_(older.c.key == jobs.c.key, older.c.id < jobs.c.id, older.c.status.in_(OPEN)))
+
+
+def _parked_audit(claimed: ClaimedJob, error: str, now: datetime) -> dict[str, Any]:
+    job = claimed.job
+    repository, _, number = job.key.partition("#")
+    return {
+        "at": now,
+        "kind": AuditKind.JOB_PARKED.value,
+        "actor": "approvalbot",
+        "pr_number": int(number) if number.isdigit() else None,
+        "detail": {
+            "repository": repository.split("@")[0] if "/" in repository else None,
+            "key": job.key,
+            "event": job.event,
+            "delivery_id": job.delivery_id,
+            "attempts": claimed.attempts,
+            "error": error[:1000],
+        },
+    }
 
 
 def _new_row(job: Job, now: datetime, *, delivery: bool) -> dict[str, Any]:
