@@ -194,16 +194,16 @@ def catch_up_chain(
     on the branch (history rewritten), only what the event names is judged and the log says why."""
     mark = services.store.branch_mark(repo)
     chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
-    if mark is not None and mark not in chain and len(chain) == MAX_WALK:
+    newest_handled = _newest_handled(services, chain)
+    if mark is not None and mark not in chain and newest_handled is None and len(chain) == MAX_WALK:
         chain = source.first_parent_chain(head, stop=None, limit=DEEP_WALK)
+        newest_handled = _newest_handled(services, chain)
     if own_length is not None:
         own = min(own_length, len(chain))
     else:
         own = chain.index(own_stop) if own_stop in chain else len(chain)
     if mark in chain:
         return CatchUp(chain[: max(own, chain.index(mark))], contiguous=True)
-    handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
-    newest_handled = next((i for i, sha in enumerate(chain) if sha in handled), None)
     if newest_handled is not None:
         return CatchUp(chain[: max(own, newest_handled)], contiguous=True)
     if mark is None and own < len(chain):
@@ -225,6 +225,12 @@ def catch_up_chain(
             head[:12],
         )
     return CatchUp(chain[:own], contiguous=False)
+
+
+def _newest_handled(services: Services, chain: list[str]) -> int | None:
+    """Where in `chain` (newest first) the newest commit applied or recorded as drift is."""
+    handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
+    return next((i for i, sha in enumerate(chain) if sha in handled), None)
 
 
 def apply_walk(

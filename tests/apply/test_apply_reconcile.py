@@ -189,3 +189,17 @@ def test_a_check_still_owed_after_every_retry_is_published_by_reconcile(box: San
     assert run is not None and run.conclusion == "success" and run.title.startswith("Applied"), run
     assert box.store.owed_checks(box.repo) == []
     assert len(applies(box, CHECKOUT_TEST, sha)) == 1
+
+
+def test_a_push_of_more_commits_than_one_page_is_judged_whole(box: Sandbox) -> None:
+    """A push of 120 commits at once: the oldest, an unapproved change, is judged too (the walk goes on
+    past GitHub's first page of 100 commits, down to the mark) and recorded as drift, not skipped."""
+    before = snapshot(box)
+    series = [(edited(box, CHECKOUT_TEST, ("status: running", "status: paused")), "Pause checkout")]
+    series += [({f"docs/note-{n}.md": f"note {n}\n"}, f"Note {n}") for n in range(119)]
+    shas = box.driver.push_series(box.repo, "main", series, author=CREATOR)
+    box.drain()
+    assert [d.commit_sha for d in box.store.drift()] == [shas[0]]
+    assert snapshot(box) == before
+    assert box.store.branch_mark(box.repo) == shas[-1]
+    assert all(box.store.is_applied(sha) for sha in shas[1:])  # nothing to apply, recorded as handled
