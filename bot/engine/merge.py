@@ -191,7 +191,9 @@ def catch_up_chain(
     older commits predate the bot, nobody approved them through it, and the commit below is taken as
     the baseline (bot.engine.baseline). A known repository whose mark lies further back than one
     page of commits is walked further (up to DEEP_WALK); beyond that, or when the mark is no longer
-    on the branch (history rewritten), only what the event names is judged and the log says why."""
+    on the branch (history rewritten), only what the event names is judged and the log says why. A
+    late event about a commit below the baseline judges nothing: the baseline holds it. Only a walk
+    that reached the mark moves it (to its newest commit), so a late event never moves it back."""
     mark = services.store.branch_mark(repo)
     chain = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
     newest_handled = _newest_handled(services, chain)
@@ -205,7 +207,13 @@ def catch_up_chain(
     if mark in chain:
         return CatchUp(chain[: max(own, chain.index(mark))], contiguous=True)
     if newest_handled is not None:
-        return CatchUp(chain[: max(own, newest_handled)], contiguous=True)
+        # No mark yet (a store from before marks: this walk sets it), or `head` is below the mark (a
+        # late event; the mark stays where it is), or the mark lies further back than the deep walk.
+        return CatchUp(chain[: max(own, newest_handled)], contiguous=mark is None)
+    if mark is not None and head in source.first_parent_chain(mark, stop=None, limit=DEEP_WALK):
+        # A late event about a commit below where the bot started (the baseline took it as it was):
+        # nothing of it is judged, or a merge the baseline already holds would be applied again.
+        return CatchUp([], contiguous=False)
     if mark is None and own < len(chain):
         # The first event of a repository the store never handled: the commit below what it names is
         # where the bot starts, taken as live as it is, before the event's commits are judged (or the

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from applykit import (
     ADMIN,
     CHECKOUT_TEST,
@@ -16,8 +19,9 @@ from applykit import (
     snapshot,
 )
 
+from bot.adapters.store import Store
 from bot.core.model import Status
-from bot.engine.merge import Outcome, apply_commit
+from bot.engine.merge import Outcome, apply_commit, apply_merged
 from bot.engine.reconcile import reconcile
 from bot.sandbox import Sandbox
 
@@ -203,3 +207,27 @@ def test_a_push_of_more_commits_than_one_page_is_judged_whole(box: Sandbox) -> N
     assert snapshot(box) == before
     assert box.store.branch_mark(box.repo) == shas[-1]
     assert all(box.store.is_applied(sha) for sha in shas[1:])  # nothing to apply, recorded as handled
+
+
+def test_a_late_event_about_a_merge_below_the_baseline_applies_nothing(box: Sandbox, tmp_path: Path) -> None:
+    """A store that met the repository after a merge (its baseline holds it) then gets that merge's
+    delayed `closed`: nothing is judged, so the merge is not applied a second time on top."""
+    number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    merge_sha = _merge_losing_its_events(box, number)
+    box.emulator.webhooks.drop_next(1)
+    later = box.driver.push(box.repo, "main", {"docs/later.md": "after the merge\n"}, author=CREATOR)
+    box.drain()
+    fresh = Store.from_url(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        services = replace(box.services, store=fresh)
+        assert reconcile(services, box.repo).baseline == later  # the store meets the repository now
+        live = fresh.get_live(CHECKOUT_TEST)
+        assert live is not None and live.status is Status.PAUSED and live.revision == 1
+
+        assert apply_merged(services, box.repo, merge_sha, pr=number) == []
+
+        assert not fresh.is_applied(merge_sha) and fresh.branch_mark(box.repo) == later
+        again = fresh.get_live(CHECKOUT_TEST)
+        assert again is not None and again.revision == 1
+    finally:
+        fresh.close()

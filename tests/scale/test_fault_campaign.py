@@ -156,6 +156,21 @@ def restart(cluster: Cluster, index: int) -> None:
     raise TimeoutError(f"{server.name} did not come back:\n{cluster.servers[index].output()}")
 
 
+def wait_for_baseline(database_url: str, cluster: Cluster, timeout: float = 60.0) -> None:
+    """Until the servers' healing at start has taken the repository's baseline: the App is installed and
+    running before anyone merges (a merge before that predates the bot and is part of the baseline)."""
+    store = Store.from_url(database_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while store.branch_mark(REPO) is None:
+            cluster.assert_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no baseline within {timeout} s:\n{cluster.outputs()}")
+            time.sleep(0.1)
+    finally:
+        store.close()
+
+
 def restart_worker(cluster: Cluster, index: int) -> None:
     """SIGKILL `approvalbot worker` process `index` and start another: its jobs wait out their lease."""
     worker = cluster.workers[index]
@@ -243,6 +258,7 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(seed: int, tmp_path: 
             Store.from_url(database_url).close()  # migrated once, before two processes race to do it
             cluster = Cluster(env, tmp_path)
             cluster.start(servers=2, workers=stack.workers)
+            wait_for_baseline(database_url, cluster)
             chaos = Chaos(cluster, emulator, seed, tally)
             emulator.webhooks.sink = chaos
             files = emulator.world.repos[REPO]
