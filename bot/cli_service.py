@@ -73,7 +73,7 @@ def configure_worker(parser: argparse.ArgumentParser) -> None:
 def run_worker(args: argparse.Namespace) -> int:
     from bot.engine.services import PullRef
     from bot.engine.wiring import build_services
-    from bot.handlers import handle, reevaluation_job
+    from bot.handlers import handle, reevaluation_job, toggles_job
     from bot.ports import Job
     from bot.queue import run_worker as serve_jobs
     from bot.settings import Settings
@@ -94,13 +94,17 @@ def run_worker(args: argparse.Namespace) -> int:
     def run(job: Job) -> None:
         handle(services, job)
 
-    # The engine's own jobs (re-evaluations) go to the same table, for whichever worker is free.
+    # The engine's own jobs (re-evaluations, toggle follow-ups) go to the same table, for any worker.
     jobs = store.jobs()
 
     def requeue(ref: PullRef) -> None:
         jobs.add(reevaluation_job(ref))
 
+    def follow_up(repo: str, installation: int | None) -> None:
+        jobs.add(toggles_job(repo, installation))
+
     services.requeue = requeue
+    services.follow_up = follow_up
     serve_jobs(settings, run, store, burst=args.burst)
     return EXIT_OK
 

@@ -17,7 +17,7 @@ from bot.engine.evaluate import Evaluation, evaluate_pull, release
 from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
-from bot.engine.toggle import on_toggle
+from bot.engine.toggle import follow_up_toggles, resume_toggles
 from bot.ports import Job
 
 log = logging.getLogger("approvalbot.handlers")
@@ -155,16 +155,7 @@ def apply_own_merge(services: Services, ref: PullRef, sha: str, actor: str | Non
 
 def _after_apply(services: Services, payload: Payload, sha: str, toggled: RepoConfig | None) -> None:
     if toggled is not None:
-        actor = (payload.get("sender") or {}).get("login")
-        on_toggle(
-            services,
-            _repo(payload),
-            toggled.approvals.enabled,
-            toggled,
-            sha,
-            installation=_installation(payload),
-            actor=actor,
-        )
+        follow_up_toggles(services, _repo(payload), installation=_installation(payload))
 
 
 # Not a GitHub event: approvalbot's own request to re-check a PR (a lock was released, the base moved).
@@ -199,6 +190,22 @@ def reconcile_job(repo: str, installation: int | None) -> Job:
     return Job(key=repo, event=RECONCILE, delivery_id=f"reconcile:{repo}", payload=payload)
 
 
+# Not a GitHub event either: the follow-up of the toggles a merge recorded (Services.follow_up).
+TOGGLES = "approvalbot.toggles"
+
+
+def toggles_job(repo: str, installation: int | None) -> Job:
+    """In the repository's lane, like a reconcile: one at a time, one waiting covers the next."""
+    payload: dict[str, Any] = {"repository": {"full_name": repo}}
+    if installation is not None:
+        payload["installation"] = {"id": installation}
+    return Job(key=repo, event=TOGGLES, delivery_id=f"toggles:{repo}", payload=payload)
+
+
+def on_toggles(services: Services, payload: Payload) -> None:
+    resume_toggles(services, _repo(payload), installation=_installation(payload))
+
+
 def on_reconcile(services: Services, payload: Payload) -> None:
     # Toggles it applies are finished inside (resume_toggles), as a push's would be by _after_apply.
     result = reconcile(services, _repo(payload), installation=_installation(payload))
@@ -216,6 +223,7 @@ def on_reconcile(services: Services, payload: Payload) -> None:
 HANDLERS: Mapping[str, Callable[[Services, Payload], Evaluation | None]] = {
     REEVALUATE: on_reevaluate,
     RECONCILE: on_reconcile,
+    TOGGLES: on_toggles,
     "pull_request": on_pull_request,
     # The same payload as pull_request; the workflow that runs is the base branch's (the README's choice).
     "pull_request_target": on_pull_request,

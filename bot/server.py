@@ -17,7 +17,7 @@ from flask import Flask
 from bot.engine.outbox import tick
 from bot.engine.services import Services
 from bot.engine.wiring import build_services
-from bot.handlers import handle, reconcile_job, reevaluation_job
+from bot.handlers import handle, reconcile_job, reevaluation_job, toggles_job
 from bot.ports import Job, JobQueue
 from bot.queue import make_queue
 from bot.settings import Settings
@@ -94,13 +94,14 @@ def heal(services: Services, queue: JobQueue) -> int:
 
 def wire_queue(services: Services, settings: Settings) -> JobQueue:
     """The durable job queue running the handlers (in this process, or with `REDIS_URL` in `approvalbot
-    worker` processes); re-evaluations and reconciles the engine asks for go through it too."""
+    worker` processes); re-evaluations and toggle follow-ups the engine asks for go through it too."""
 
     def run(job: Job) -> None:
         handle(services, job)
 
     queue = make_queue(settings, run, services.store)
     services.requeue = lambda ref: queue.submit(reevaluation_job(ref))
+    services.follow_up = lambda repo, installation: queue.submit(toggles_job(repo, installation))
     return queue
 
 

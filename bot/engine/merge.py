@@ -47,7 +47,7 @@ from bot.engine.evaluate import Rules, governing_rules
 from bot.engine.notify import send_notifications
 from bot.engine.outbox import deliver, owe
 from bot.engine.services import PullRef, Services
-from bot.engine.toggle import resume_toggle
+from bot.engine.toggle import follow_up_toggles
 
 log = logging.getLogger("approvalbot.merge")
 
@@ -85,10 +85,9 @@ def apply_commit(
     """Judge one commit of the default branch (with the whole rebase merge it ends, if it is the last
     commit of one) and apply it or record it as drift."""
     if services.store.is_applied(sha):
-        pending = services.store.pending_toggle(repo, sha)
-        if pending is not None:
-            # Applied, but the toggle's follow-up failed (or crashed) last time: finish it now.
-            resume_toggle(services, pending, installation=installation)
+        if services.store.pending_toggle(repo, sha) is not None:
+            # Applied, but the toggle's follow-up failed (or crashed) last time: finish it.
+            follow_up_toggles(services, repo, installation=installation)
         _publish_owed(services, repo, sha, installation)
         return CommitResult(sha, Outcome.ALREADY_APPLIED, pr)
     if _already_drift(services, sha):

@@ -161,6 +161,10 @@ class Services:
     bot_login: str | None = None  # our own login, e.g. "approvalbot[bot]"
     # Schedules a re-evaluation of another PR (through the job queue, keeping per-PR order).
     requeue: Callable[[PullRef], None] | None = None
+    # Schedules the follow-up of the toggles a repository has pending (bot.engine.toggle), as one job in
+    # the repository's lane: the `closed` and `push` jobs of one merge both ask for it, and it must run
+    # once, not twice at the same time. None: run inline (the Action, tests without a queue).
+    follow_up: Callable[[str, int | None], None] | None = None
     # Told of each merge approvalbot makes (merge_on_approval), with the merge's commit sha. The Action sets
     # it: a merge made with a workflow's GITHUB_TOKEN starts no workflow run (GitHub's "Triggering a
     # workflow from a workflow"), so no push run would ever apply it; the Action applies it in the same run.

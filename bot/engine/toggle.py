@@ -139,6 +139,15 @@ def resume_toggle(
     )
 
 
+def follow_up_toggles(services: Services, repo: str, *, installation: int | None = None) -> None:
+    """After an apply that recorded a toggle (or found one pending): its follow-up, queued as a job of
+    the repository's lane when there is a queue (see Services.follow_up), else run now."""
+    if services.follow_up is not None:
+        services.follow_up(repo, installation)
+    else:
+        resume_toggles(services, repo, installation=installation)
+
+
 def resume_toggles(services: Services, repo: str, *, installation: int | None = None) -> list[str]:
     """Finish every pending toggle of `repo`, oldest first; returns their commit shas."""
     pending = services.store.pending_toggles(repo)
