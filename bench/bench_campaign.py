@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,9 @@ def main() -> int:
             capture_output=True,
             text=True,
         )
-        for line in run.stdout.splitlines():
-            if line.startswith("seed "):
-                print(f"{store}: {line}")
+        # pytest's progress dots may precede a line: find each seed's report wherever it starts.
+        for report in re.findall(r"seed \d+: [^\n]*", run.stdout):
+            print(f"{store}: {report}")
         if run.returncode != 0:
             failed.append(store)
             reasons = [line for line in run.stdout.splitlines() if line.startswith("E ")]
