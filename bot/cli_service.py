@@ -162,7 +162,9 @@ def configure_reconcile(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
+    from bot.engine.evaluate import evaluate_pull
     from bot.engine.reconcile import reconcile
+    from bot.engine.services import PullRef
     from bot.engine.wiring import build_services
     from bot.settings import Settings
     from bot.startup import open_store, store_line
@@ -171,6 +173,12 @@ def run_reconcile(args: argparse.Namespace) -> int:
     settings.require_github_credentials()  # before the store: a missing token creates no store
     _say(store_line(settings))
     services = build_services(settings, store=open_store(settings))
+
+    def evaluate_now(ref: PullRef) -> None:
+        evaluate_pull(services, ref)
+
+    # No queue here: the PRs reconcile re-checks are evaluated now, one after the other.
+    services.requeue = evaluate_now
     result = reconcile(services, args.repo, installation=args.installation)
     if result.baseline:
         print(f"baseline: the live state starts from {result.baseline[:12]}")
@@ -178,6 +186,10 @@ def run_reconcile(args: argparse.Namespace) -> int:
         print(f"{item.sha[:12]}: {item.outcome.value}" + (f" (#{item.pr_number})" if item.pr_number else ""))
     if result.released:
         print("released stale locks of " + ", ".join(f"#{n}" for n in result.released))
+    if result.checks:
+        print("published the checks owed to " + ", ".join(sha[:12] for sha in result.checks))
+    if result.reevaluated:
+        print("re-evaluated (no verdict on their head) " + ", ".join(f"#{n}" for n in result.reevaluated))
     return EXIT_OK
 
 

@@ -209,14 +209,17 @@ def on_toggles(services: Services, payload: Payload) -> None:
 def on_reconcile(services: Services, payload: Payload) -> None:
     # Toggles it applies are finished inside (resume_toggles), as a push's would be by _after_apply.
     result = reconcile(services, _repo(payload), installation=_installation(payload))
-    if result.results or result.released or result.toggles or result.baseline:
+    if result.results or result.released or result.toggles or result.baseline or result.reevaluated:
         log.info(
-            "reconcile %s: baseline %s, %d commits judged, locks of %s released, toggles %s finished",
+            "reconcile %s: baseline %s, %d commits judged, locks of %s released, toggles %s finished, "
+            "%d checks published, PRs %s re-evaluated (no verdict on their head)",
             _repo(payload),
             (result.baseline or "-")[:12],
             len(result.results),
             list(result.released) or "none",
             list(result.toggles) or "none",
+            len(result.checks),
+            list(result.reevaluated) or "none",
         )
 
 

@@ -34,6 +34,7 @@ class ReconcileResult:
     released: tuple[int, ...] = ()  # PRs whose stale locks were released
     toggles: tuple[str, ...] = ()  # commits whose pending toggle was finished
     checks: tuple[str, ...] = ()  # commits whose owed "Applied" or drift check was published
+    reevaluated: tuple[int, ...] = ()  # open PRs whose head had no verdict yet
 
 
 def reconcile(services: Services, repo: str, *, installation: int | None = None) -> ReconcileResult:
@@ -46,8 +47,10 @@ def reconcile(services: Services, repo: str, *, installation: int | None = None)
     # Toggles applied here, or whose follow-up failed after an earlier apply, are finished now.
     toggles = tuple(resume_toggles(services, repo, installation=installation))
     checks = tuple(publish_owed_checks(services, repo, installation))
-    released = release_stale_locks(services, repo, installation)
-    return ReconcileResult(repo, baseline, results, released, toggles, checks)
+    heads = source.open_pull_heads()
+    released = release_stale_locks(services, repo, installation, [n for n, _ in heads])
+    reevaluated = reevaluate_unjudged(services, source, repo, installation, heads, skip=released)
+    return ReconcileResult(repo, baseline, results, released, toggles, checks, reevaluated)
 
 
 def _unhandled(
@@ -100,14 +103,38 @@ def publish_owed_checks(services: Services, repo: str, installation: int | None)
     return [check.commit_sha for check in owed]
 
 
-def release_stale_locks(services: Services, repo: str, installation: int | None) -> tuple[int, ...]:
+def release_stale_locks(
+    services: Services, repo: str, installation: int | None, open_now: list[int]
+) -> tuple[int, ...]:
+    """Release the locks of PRs no longer open and re-check every open PR (one may have waited)."""
     holders = {lock.pr_number for lock in services.store.locks(repo)}
     if not holders:
         return ()
-    open_now = set(services.source(repo, installation).open_pull_numbers())
-    stale = tuple(sorted(holders - open_now))
+    stale = tuple(sorted(holders - set(open_now)))
     for number in stale:
         services.store.release_locks(repo, number)
     for number in sorted(open_now) if stale else ():
         services.reevaluate(PullRef(repo, number, installation))
     return stale
+
+
+def reevaluate_unjudged(
+    services: Services,
+    source: PullRequestSource,
+    repo: str,
+    installation: int | None,
+    heads: list[tuple[int, str]],
+    *,
+    skip: tuple[int, ...] = (),
+) -> tuple[int, ...]:
+    """Re-evaluate every open PR whose head carries no completed approvalbot check: its events were
+    lost, or the evaluation died halfway. Whether a head was judged is read off GitHub (the check run
+    is the verdict), one GraphQL call per 50 open PRs. `skip`: when locks were released every open PR
+    is re-checked already."""
+    if skip:
+        return ()
+    judged = source.judged_heads([sha for _, sha in heads], services.app_id)
+    numbers = tuple(sorted(number for number, sha in heads if sha not in judged))
+    for number in numbers:
+        services.reevaluate(PullRef(repo, number, installation))
+    return numbers

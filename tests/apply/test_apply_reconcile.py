@@ -137,14 +137,18 @@ def test_reconcile_finds_a_commit_left_unhandled_below_an_applied_one(box: Sandb
 
 
 def test_the_mark_bounds_what_reconcile_reads(box: Sandbox) -> None:
-    """A caught-up repository costs one GitHub call (the branch head), and one with a commit since the
-    mark one page of the commit list, however long its history."""
+    """A caught-up repository costs two GitHub calls (the branch head; the open PRs, here none, whose
+    heads would cost one GraphQL call per 50), and a commit since the mark one page of the commit
+    list more, however long the history."""
     number = _approved(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
     _merge_losing_its_events(box, number)
     reconcile(box.services, box.repo)
     before = len(box.emulator.calls.calls)
     assert reconcile(box.services, box.repo).results == ()
-    assert [c.route for c in box.emulator.calls.calls[before:]] == ["POST /graphql"]
+    assert [c.route for c in box.emulator.calls.calls[before:]] == [
+        "POST /graphql",
+        "GET /repos/{owner}/{repo}/pulls",
+    ]
 
     box.emulator.webhooks.drop_next(1)
     sha = box.driver.push(box.repo, "main", {"docs/notes.md": "unmanaged\n"}, author=CREATOR)
@@ -231,3 +235,23 @@ def test_a_late_event_about_a_merge_below_the_baseline_applies_nothing(box: Sand
         assert again is not None and again.revision == 1
     finally:
         fresh.close()
+
+
+def test_reconcile_re_evaluates_an_open_pr_whose_head_has_no_verdict(box: Sandbox) -> None:
+    """A push to a PR whose `synchronize` was lost leaves its new head with no check: reconcile sees
+    that on GitHub (one GraphQL call for the open PRs' heads) and re-evaluates that PR only."""
+    judged = open_pr(box, edited(box, SHIPPING_TEST, ("status: paused", "status: running")))
+    number = open_pr(box, edited(box, CHECKOUT_TEST, ("status: running", "status: paused")))
+    box.emulator.webhooks.drop_next(2)  # the branch's push and the PR's synchronize
+    head = box.driver.push(box.repo, box.pull(number).head_ref, {"docs/why.md": "a note\n"}, author=CREATOR)
+    box.drain()
+    assert {d.event for d in box.emulator.webhooks.deliveries[-2:]} == {"push", "pull_request"}
+    assert box.check(head) is None
+
+    result = reconcile(box.services, box.repo)
+    box.drain()
+
+    assert result.reevaluated == (number,) and judged not in result.reevaluated
+    run = box.check(head)
+    assert run is not None and run.status == "completed"
+    assert reconcile(box.services, box.repo).reevaluated == ()

@@ -62,6 +62,7 @@ from bot.core.rules import overrides_used
 from bot.core.tree import ChangeType, FileChange
 
 CHECK_NAME = "approvalbot"  # the check run approvalbot writes on every PR head
+JUDGED_BATCH = 50  # heads asked about per GraphQL call by `judged_heads`
 log = logging.getLogger("approvalbot.github")
 
 PAGE = 100  # GitHub's largest GraphQL page; a list longer than this marks the read incomplete
@@ -771,6 +772,46 @@ class PullRequestSource:
             raise GitHubReadError(
                 f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
             ) from error
+
+    def open_pull_heads(self) -> list[tuple[int, str]]:
+        """Open PRs and their head shas (paged: one call per 100)."""
+        try:
+            return [(p.number, p.head.sha) for p in self._gh.get_repo(self.full_name).get_pulls(state="open")]
+        except _API_ERRORS as error:
+            raise GitHubReadError(
+                f"listing open pull requests of {self.full_name} failed: {_describe(error)}"
+            ) from error
+
+    def judged_heads(self, shas: Sequence[str], app_id: int | None) -> set[str]:
+        """Those of `shas` whose newest CHECK_NAME run (of app `app_id`, when given) is completed: a
+        verdict was published for that head. One GraphQL call per JUDGED_BATCH heads, about one point
+        each with an app id (one suite asked per head)."""
+        judged: set[str] = set()
+        wanted = list(dict.fromkeys(shas))
+        for start in range(0, len(wanted), JUDGED_BATCH):
+            batch = wanted[start : start + JUDGED_BATCH]
+            suites = (
+                f"checkSuites(first: 1, filterBy: {{appId: {int(app_id)}}})"
+                if app_id
+                else "checkSuites(first: 5)"
+            )
+            fields = " ".join(
+                f'h{sha}: object(oid: "{sha}") {{ ... on Commit {{ {suites} {{ nodes {{ '
+                f'checkRuns(first: 1, filterBy: {{checkName: "{CHECK_NAME}", checkType: LATEST}}) '
+                "{ nodes { status } } } } } }"
+                for sha in batch
+            )
+            query = (
+                "query($owner: String!, $name: String!) "
+                f"{{ repository(owner: $owner, name: $name) {{ {fields} }} }}"
+            )
+            data = self._graphql(query, {"owner": self.owner, "name": self.name})["repository"] or {}
+            for sha in batch:
+                suite_nodes = ((data.get(f"h{sha}") or {}).get("checkSuites") or {}).get("nodes") or []
+                runs = [run for suite in suite_nodes for run in suite["checkRuns"]["nodes"]]
+                if any(run["status"] == "COMPLETED" for run in runs):
+                    judged.add(sha)
+        return judged
 
     def open_pull_numbers(self) -> list[int]:
         """Open PRs of the repository (paged: one call per 100), e.g. to re-evaluate after a base push."""
