@@ -1,6 +1,6 @@
 """A seeded fault campaign (issue 13): the scale-out burst of 20 PRs while the campaign loses, duplicates
 and redelivers webhooks, makes GitHub answer 500/502/429 on reads and writes, and kills processes with
-SIGKILL at random moments, mid-apply included (restarting each as it was). Then the faults stop, and
+SIGKILL at random moments, whatever they are doing (restarting each as it was). Then the faults stop, and
 the test waits for the system to heal by itself: self-healing at start, the durable queue's leases
 and retries, no `reconcile` by hand. It checks every approved merge applied exactly once, nothing else
 applied, every live resource as the merges make it, no drift, no lock left behind, no job parked.
