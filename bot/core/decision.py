@@ -221,6 +221,8 @@ def creators(facts: PullRequestFacts) -> dict[str, str]:
         for co_author in commit.co_authors:
             add(co_author, f"co-author of commit {_short(commit.sha)}")
     add(facts.pusher, "the last pusher of this branch")
+    for pusher in facts.pushers:
+        add(pusher, "a pusher of this pull request's branch")
     return found
 
 
@@ -339,6 +341,13 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
             f"{_short(facts.head_sha)}; a push made it stale"
         )
         at = _utc(review.submitted_at)
+        retarget = _utc(facts.base_changed_at)
+        if fresh and retarget is not None and (at is None or at <= retarget):
+            # The diff the reviewer saw was against another base (GitHub keeps the review on a retarget).
+            fresh = False
+            stale_why = (
+                "it was given before the pull request's base branch was changed; the change it saw differs"
+            )
         votes.append(_Vote(review.user, kind, at, order, False, fresh, stale_why, review.body.strip()))
         if kind is _Kind.APPROVE:
             for command in parse_commands(review.body):
@@ -641,8 +650,12 @@ def _needs_approval(
     if config.approvals.subject is Subject.EVERYONE:
         return True, ""
     subject: list[str] = []
+    if facts.unknown_pushes:
+        subject.append(f"who pushed {_shas(facts.unknown_pushes)} is unknown")
     for login in sorted(creator_of):
         if _is_bot(login):
+            # A bot holds no role, and whoever drives it is unknown: never a reason to skip approval.
+            subject.append(f"{login} is a bot, and a bot's change always needs approval")
             continue
         for name in scope.touched:
             account = config.account(name)
@@ -820,9 +833,27 @@ def _overall(
             "approved now; /recheck to try again."
         )
         states.add(DecisionState.BLOCKED)
+    if facts.unknown_pushes and states - {DecisionState.NO_APPROVAL_NEEDED, DecisionState.INVALID}:
+        notes.reasons.append(_unknown_pushes_message(facts.unknown_pushes))
+        states.add(DecisionState.BLOCKED)
     if tally.winner_conflict and DecisionState.APPROVED in states:
         states.add(DecisionState.BLOCKED)
     return next((s for s in _PRECEDENCE if s in states), DecisionState.NO_APPROVAL_NEEDED)
+
+
+def _shas(shas: Sequence[str]) -> str:
+    words = ", ".join(_short(s) for s in shas)
+    return f"commit{'s' if len(shas) > 1 else ''} {words}"
+
+
+def _unknown_pushes_message(shas: Sequence[str]) -> str:
+    return (
+        f"Who pushed {_shas(shas)} to this pull request is unknown: approvalbot received no webhook "
+        "naming the pusher, and GitHub's API does not say. An approver may have pushed it, so no "
+        "approval counts. Redeliver that push's pull_request webhook (the App's settings, Advanced, "
+        "Recent deliveries), or rewrite the branch so every commit is new "
+        "(git rebase --force-rebase, then force-push)."
+    )
 
 
 def _finish(

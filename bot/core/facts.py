@@ -80,5 +80,13 @@ class PullRequestFacts:
     open_prs: tuple[OpenPullRequest, ...] = ()
     # Set by an adapter that could not read everything (a truncated list, an error): never approve.
     incomplete: str | None = None
-    # When the head commit was pushed: a slash command counts only if made after it (None: none count).
+    # When the head commit became the head on this base (GitHub's clock): a slash command counts only
+    # if made after it (None: none count).
     head_pushed_at: datetime | None = None
+    # Everyone who made any head of this PR its head (approvalbot's log of the push webhooks).
+    pushers: tuple[str, ...] = ()
+    # Heads still in the PR that nobody is known to have pushed (their webhook was lost): since an
+    # approver may have pushed them, no approval counts (fail closed).
+    unknown_pushes: tuple[str, ...] = ()
+    # When the PR's base branch last changed (GitHub's clock): approvals given before it are stale.
+    base_changed_at: datetime | None = None

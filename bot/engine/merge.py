@@ -19,13 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from bot.adapters.github.source import CommitSnapshot, GitHubReadError, MergedPull, PullRequestSource
 from bot.adapters.github.writer import CheckOutput, Conclusion
+from bot.core.commands import CommandName, parse_commands
 from bot.core.decision import Decision, DecisionState, decide
-from bot.core.facts import PullRequestFacts
+from bot.core.facts import PullRequestFacts, ReviewState
+from bot.core.judgement import Verdict, plan_digest
 from bot.core.live import (
     ApprovedConfig,
     AuditEntry,
@@ -42,7 +45,7 @@ from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
 from bot.engine.baseline import take_baseline
 from bot.engine.drift import restores_live, settle, with_drift_problems
-from bot.engine.evaluate import Rules, governing_rules
+from bot.engine.evaluate import Rules, governing_rules, with_head_history
 from bot.engine.notify import send_notifications
 from bot.engine.outbox import deliver, owe
 from bot.engine.services import PullRef, Services
@@ -111,10 +114,14 @@ def apply_commit(
     if restores_live(services.store, commit, plan, rules.content, now):
         return _restore(services, ref, commit, plan, rules)
     plan = with_drift_problems(services.store, repo, plan, commit.base, commit.head, now)
-    facts = _facts_at_merge(services, repo, installation, merged, commit)
+    verdict = services.store.verdict(repo, merged.number, merged.head_sha) if merged else None
+    facts = _facts_at_merge(services, repo, installation, merged, commit, verdict)
     decision = decide(config, config_problems, plan, facts, now)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
-        return _apply(services, ref, commit, plan, decision, rules, merged)
+        mismatch = _unlike_the_pr(merged, verdict, plan) if merged else None
+        if mismatch is None:
+            return _apply(services, ref, commit, plan, decision, rules, merged)
+        decision = replace(decision, state=DecisionState.BLOCKED, reasons=(*decision.reasons, mismatch))
     return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
 
 
@@ -446,22 +453,78 @@ def _facts_at_merge(
     installation: int | None,
     merged: MergedPull | None,
     commit: CommitSnapshot,
+    verdict: Verdict | None,
 ) -> PullRequestFacts:
-    """The PR's facts with only the reviews and commands given before it merged; for a direct push,
-    a PR of nobody's with no reviews (so only changes needing no approval pass)."""
+    """The PR's facts as the PR saw them: only the reviews and commands given before it merged, and
+    the pushers and head times of the store's log of its heads (GitHub cannot give them later); for a
+    direct push, a PR of nobody's with no reviews (so only changes needing no approval pass).
+
+    GitHub stamps to the second: a vote in the merge's own second may have come after it. It counts
+    only when the PR-time verdict of this head already counted its author (the bot merging what it
+    just approved); a rejection in that second counts (the safe side)."""
     if merged is None:
         return PullRequestFacts(
             number=0, author=commit.author or "(direct push)", head_sha=commit.sha, pusher=commit.author
         )
     facts = services.source(repo, installation).read(merged.number).facts
+    counted = {u.casefold() for u in verdict.approved_by} if verdict is not None else set()
     cutoff = merged.merged_at
+
+    def before(at: datetime | None, user: str, approves: bool) -> bool:
+        if cutoff is None or at is None or at < cutoff:
+            return True
+        return at == cutoff and (not approves or user.casefold() in counted)
+
     if cutoff is not None:
         facts = replace(
             facts,
-            reviews=tuple(r for r in facts.reviews if r.submitted_at is None or r.submitted_at <= cutoff),
-            comments=tuple(c for c in facts.comments if c.created_at is None or c.created_at <= cutoff),
+            reviews=tuple(
+                r for r in facts.reviews if before(r.submitted_at, r.user, r.state is ReviewState.APPROVED)
+            ),
+            comments=tuple(c for c in facts.comments if before(c.created_at, c.user, _approves(c.body))),
         )
-    return replace(facts, draft=False, open_prs=(), head_sha=merged.head_sha)
+    facts = replace(facts, draft=False, open_prs=(), head_sha=merged.head_sha)
+    return with_head_history(facts, services.store.head_events(repo, merged.number), merged.base_ref)
+
+
+def _approves(body: str) -> bool:
+    return any(c.name is CommandName.APPROVE for c in parse_commands(body))
+
+
+def _unlike_the_pr(merged: MergedPull, verdict: Verdict | None, plan: Plan) -> str | None:
+    """Why the merge is not what the PR's own check approved, or None when it is: the PR-time verdict
+    of the merged head must be approved (locks included), on the base merged into, for this change."""
+    head = merged.head_sha[:12]
+    if verdict is None:
+        return (
+            f"approvalbot never judged head {head} of #{merged.number}, so no check showed this change "
+            "as approved before it merged. Revert the merge, and open the change again as a pull request."
+        )
+    if verdict.state not in (DecisionState.APPROVED.value, DecisionState.NO_APPROVAL_NEEDED.value):
+        said = _STATE_WORDS.get(verdict.state, verdict.state)
+        return (
+            f"The check of #{merged.number} on head {head} said {said} when it merged, not approved; "
+            "merging past the check applies nothing."
+        )
+    if verdict.base_ref != merged.base_ref:
+        return (
+            f"#{merged.number} was judged against {verdict.base_ref}, but merged into {merged.base_ref}: "
+            "the change the approvers saw is not the one merged."
+        )
+    if verdict.plan_digest != plan_digest(plan):
+        return (
+            f"The change #{merged.number} merged differs from the one its check judged on head {head} "
+            "(the base moved, and the check had not caught up): what was approved is not what merged."
+        )
+    return None
+
+
+_STATE_WORDS = {
+    DecisionState.PENDING.value: "waiting for approval",
+    DecisionState.BLOCKED.value: "blocked",
+    DecisionState.REJECTED.value: "rejected",
+    DecisionState.INVALID.value: "invalid",
+}
 
 
 def _head_document(commit: CommitSnapshot, path: str, account: str) -> dict[str, Any] | None:

@@ -98,6 +98,7 @@ class PullState:
     requested_reviewers: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()
     mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
+    updated_at: datetime | None = None  # GitHub's clock: at or after the latest push, comment or edit
 
 
 @dataclass(frozen=True)
@@ -1026,6 +1027,7 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
         mergeable=data.get("mergeable"),
+        updated_at=_stamp(data.get("updated_at")),
     )
 
 

@@ -1,0 +1,67 @@
+"""The log of a PR's heads reduced to what the decision weighs (bot.core.judgement, issue 14)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.core.judgement import HeadEvent, HeadEventKind, head_history, latest
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PUSH, SEEN, BASE = HeadEventKind.PUSH, HeadEventKind.SEEN, HeadEventKind.BASE
+
+
+def _at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_every_pusher_of_every_head_is_kept() -> None:
+    events = [
+        HeadEvent("a", "main", _at(0), PUSH, "carol", 1),
+        HeadEvent("b", "main", _at(5), PUSH, "bob", 2),
+        HeadEvent("c", "main", _at(9), PUSH, "carol", 3),
+    ]
+    history = head_history(events, "c", "main", {"a", "b", "c"})
+    assert history.pushers == ("carol", "bob")
+    assert history.unknown == () and history.since == _at(9) and history.current
+
+
+def test_a_sighting_with_no_webhook_has_an_unknown_pusher_until_one_names_it() -> None:
+    events = [HeadEvent("a", "main", _at(0), PUSH, "carol", 1), HeadEvent("b", "main", _at(8), SEEN, None, 2)]
+    assert head_history(events, "b", "main", {"a", "b"}).unknown == ("b",)
+    # The lost synchronize, redelivered: same stint (no other head between), so its pusher is known.
+    events.append(HeadEvent("b", "main", _at(5), PUSH, "bob", 3))
+    history = head_history(events, "b", "main", {"a", "b"})
+    assert history.unknown == () and history.pushers == ("carol", "bob")
+    assert history.since == _at(5)  # GitHub's time of the push, not of the later sighting
+
+
+def test_an_unknown_head_no_longer_in_the_pr_does_not_block() -> None:
+    events = [HeadEvent("a", "main", _at(0), SEEN, None, 1), HeadEvent("b", "main", _at(5), PUSH, "carol", 2)]
+    assert head_history(events, "b", "main", {"b"}).unknown == ()  # force-pushed away
+    assert head_history(events, "b", "main", {"a", "b"}).unknown == ("a",)
+
+
+def test_a_force_push_back_to_an_old_head_starts_a_new_stint() -> None:
+    events = [
+        HeadEvent("a", "main", _at(0), PUSH, "carol", 1),
+        HeadEvent("b", "main", _at(5), PUSH, "carol", 2),
+        HeadEvent("a", "main", _at(9), PUSH, "carol", 3),
+    ]
+    assert head_history(events, "a", "main", {"a"}).since == _at(9)
+
+
+def test_a_retarget_restarts_the_head_s_time_and_is_not_a_push() -> None:
+    events = [
+        HeadEvent("a", "staging", _at(0), PUSH, "carol", 1),
+        HeadEvent("a", "main", _at(7), BASE, None, 2),
+    ]
+    history = head_history(events, "a", "main", {"a"})
+    assert history.since == _at(7) and history.base_changed_at == _at(7) and history.unknown == ()
+
+
+def test_a_head_the_log_never_saw_is_unknown_and_has_no_time() -> None:
+    events = [HeadEvent("a", "main", _at(0), PUSH, "carol", 1)]
+    history = head_history(events, "z", "main", {"a", "z"})
+    assert not history.current and history.since is None and history.unknown == ("z",)
+    assert head_history(events, "a", "release", {"a"}).since is None  # merged into another base
+    assert latest(events) == events[0] and latest([]) is None

@@ -1,0 +1,208 @@
+"""Issue 14, "holes to close": the merge-time judgement is the PR-time one.
+
+A merge applies only when the check of exactly that head, on that base, for that change said approved
+(locks included), and the merge-time judgement, made by the same `decide` from the same facts (every
+pusher of every head, GitHub's time of the head, the approvals given strictly before the merge),
+agrees. Each test here failed before the fix.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from harness import INSTALLATION, REPO, BotWorld
+
+from bot.core.model import Kind, ResourceKey, Status
+from bot.engine.reconcile import reconcile
+
+CHECKOUT = "web/experiments/checkout_button_color_test.yaml"  # running
+CHECKOUT_KEY = ResourceKey("web", Kind.EXPERIMENT, "checkout_button_color_test")
+
+
+def _pause(world: BotWorld) -> str:
+    return world.edited(CHECKOUT, ("status: running", "status: paused"))
+
+
+def _traffic(world: BotWorld, value: int) -> str:
+    return world.edited(CHECKOUT, ("traffic_allocation: 50", f"traffic_allocation: {value}"))
+
+
+def _started(world: BotWorld) -> None:
+    """The bot's starting point: the branch as it is now is live."""
+    reconcile(world.services, world.repo, installation=INSTALLATION)
+    live = world.store.get_live(CHECKOUT_KEY)
+    assert live is not None and live.status is Status.RUNNING
+
+
+def _conclusion(world: BotWorld, pr: int) -> str:
+    run = world.check(pr)
+    assert run is not None
+    return f"{run.conclusion}: {run.title}\n{run.summary}"
+
+
+def _not_applied(world: BotWorld, sha: str) -> str:
+    """The merge `sha` went nowhere near the live state and is recorded as drift; its reasons."""
+    assert not world.store.is_applied(sha)
+    live = world.store.get_live(CHECKOUT_KEY)
+    assert live is not None and live.status is Status.RUNNING and "traffic_allocation" in str(live.document)
+    assert live.document["traffic_allocation"] == 50
+    records = [d for d in world.store.drift() if d.commit_sha == sha]
+    assert len(records) == 1, [d.commit_sha for d in world.store.drift()]
+    return "\n".join(records[0].detail["reasons"])
+
+
+def _applied(world: BotWorld, sha: str) -> None:
+    assert world.store.is_applied(sha), [d.detail for d in world.store.drift()]
+    assert world.store.drift() == []
+
+
+# --- 1. the merge-time re-read knows who pushed ---
+
+
+def test_an_approver_who_pushed_to_the_pr_cannot_approve_it_at_merge_either(world: BotWorld) -> None:
+    _started(world)
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    # bob pushes to carol's branch with carol's commit identity: only the push webhook says it was him.
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib", pusher="bob-approver")
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    assert _conclusion(world, pr).startswith("action_required"), _conclusion(world, pr)
+
+    world.later()
+    sha = world.merge(pr)  # an admin merges past the check
+    world.drain()
+    reasons = _not_applied(world, sha)
+    assert "bob-approver is a creator" in reasons
+
+
+# --- 2. every pusher of every head is a creator; an unknown pusher is not nobody ---
+
+
+def test_an_approver_who_pushed_once_stays_a_creator_after_the_author_pushes(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib", pusher="bob-approver")
+    world.drain()
+    world.push(pr, {"web/README.md": "notes\n"}, author="carol-contrib")  # carol is the last pusher
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "bob-approver is a creator of this change (a pusher of this pull request's branch)" in summary
+
+
+def test_a_push_whose_webhook_was_lost_has_an_unknown_pusher_and_blocks(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    world.emulator.webhooks.drop_next(2)  # the push and its pull_request.synchronize
+    head = world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib", pusher="bob-approver")
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required: Blocked"), summary
+    assert f"Who pushed commit {head[:7]} to this pull request is unknown" in summary
+    assert "Redeliver" in summary
+
+    # GitHub redelivers the lost synchronize: the pusher is known, and he is a creator.
+    lost = [d for d in world.emulator.webhooks.of("pull_request", "synchronize")][-1]
+    world.emulator.webhooks.redeliver(lost.id)
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert "is unknown" not in summary
+    assert "bob-approver is a creator" in summary
+
+
+# --- 3. the merge-time judgement keeps the locks ---
+
+
+def test_a_pr_blocked_by_a_lock_and_merged_anyway_is_drift(world: BotWorld) -> None:
+    _started(world)
+    first = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    second = world.open_pr("carol-contrib", {CHECKOUT: _traffic(world, 70)})
+    world.drain()
+    world.later()
+    world.review(second, "bob-approver", "APPROVE")
+    world.drain()
+    summary = _conclusion(world, second)
+    assert summary.startswith("action_required: Blocked") and f"locked by #{first}" in summary, summary
+
+    world.later()
+    sha = world.merge(second)
+    world.drain()
+    reasons = _not_applied(world, sha)
+    assert f"The check of #{second} on head" in reasons and "said blocked" in reasons
+
+
+# --- 4. an approval in the merge's own second ---
+
+
+def test_an_approval_in_the_same_second_as_the_merge_does_not_count(world: BotWorld) -> None:
+    _started(world)
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _traffic(world, 70)})
+    world.drain()
+    moment = world.emulator.world.now() + timedelta(seconds=5)
+    with world.emulator.world.lock:
+        world.emulator.world.clock = lambda: moment
+    sha = world.merge(pr)  # past the pending check ...
+    world.review(pr, "bob-approver", "APPROVE")  # ... and the approval comes after, stamped alike
+    world.drain()
+    assert world.pull(pr).merged_at == world.pull(pr).reviews[-1].submitted_at
+    _not_applied(world, sha)
+
+
+# --- 5. an approval by command is an approval at merge too ---
+
+
+def test_an_approve_command_that_turned_the_check_green_applies_at_merge(world: BotWorld) -> None:
+    _started(world)
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _traffic(world, 70)})
+    world.drain()
+    world.later()
+    world.comment_as(pr, "bob-approver", "/approve")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+    world.later()
+    sha = world.merge(pr)
+    world.drain()
+    _applied(world, sha)
+    live = world.store.get_live(CHECKOUT_KEY)
+    assert live is not None and live.document["traffic_allocation"] == 70
+
+
+# --- 6. a retarget makes the approval stale ---
+
+
+def test_retargeting_the_pr_to_another_base_makes_the_approval_stale(world: BotWorld) -> None:
+    _started(world)
+    world.driver.push(REPO, "staging", {"web/README.md": "staging notes\n"}, author="alice-admin")
+    pr = int(
+        world.driver.open_pr(
+            REPO, "carol-contrib", "to-staging", {CHECKOUT: _traffic(world, 70)}, base="staging"
+        )
+    )
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+    world.later()
+    world.driver.edit_pr(REPO, pr, "carol-contrib", base="main")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "before the pull request's base branch was changed" in summary
+
+    world.later()
+    sha = world.merge(pr)
+    world.drain()
+    _not_applied(world, sha)
