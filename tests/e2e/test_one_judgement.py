@@ -8,7 +8,7 @@ agrees. Each test here failed before the fix.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from harness import INSTALLATION, REPO, BotWorld
 
@@ -206,3 +206,47 @@ def test_retargeting_the_pr_to_another_base_makes_the_approval_stale(world: BotW
     sha = world.merge(pr)
     world.drain()
     _not_applied(world, sha)
+
+
+# --- 7. GitHub's clock against GitHub's clock ---
+
+
+def test_a_command_made_before_a_push_stays_stale_when_github_s_clock_is_ahead(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    with world.emulator.world.lock:  # GitHub's clock runs half a minute ahead of approvalbot's
+        world.emulator.world.clock = lambda: datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    world.comment_as(pr, "bob-approver", "/approve")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+    world.later()
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "it was made before the latest push" in summary
+
+
+# --- 8. a force-push back to an older head ---
+
+
+def test_a_force_push_back_to_an_old_head_does_not_inherit_a_later_command(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    old = world.pull(pr).head_sha
+    world.later()
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib")
+    world.drain()
+    world.later()
+    world.comment_as(pr, "bob-approver", "/approve")  # for the new head
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+    world.later()
+    world.driver.force_push(REPO, world.pull(pr).head_ref, old, pusher="carol-contrib")
+    world.drain()
+    assert world.pull(pr).head_sha == old
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "it was made before the latest push" in summary
