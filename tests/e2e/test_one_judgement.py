@@ -250,3 +250,35 @@ def test_a_force_push_back_to_an_old_head_does_not_inherit_a_later_command(world
     summary = _conclusion(world, pr)
     assert summary.startswith("action_required"), summary
     assert "it was made before the latest push" in summary
+
+
+# --- 9. commands only in prose ---
+
+QUOTED_COMMANDS = """Looks fine to me, but this is how it would read:
+
+```text
+/approve
+```
+
+<!--
+/approve
+-->
+
+> carol wrote:
+/approve
+
+    /approve
+"""
+
+
+def test_an_approve_in_code_an_html_comment_or_a_quote_does_not_count(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    world.later()
+    world.comment_as(pr, "bob-approver", QUOTED_COMMANDS)
+    world.drain()
+    assert _conclusion(world, pr).startswith("action_required"), _conclusion(world, pr)
+
+    world.comment_as(pr, "bob-approver", "Now for real:\n\n/approve")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
