@@ -687,8 +687,9 @@ def _account_decision(
 ) -> AccountDecision:
     actions = [a for a in plan.actions if a.key.account == name]
     account = config.account(name)
-    # With the workflow off nothing needs approval, a change to the config included.
-    config_change = name in scope.admin_only and config.approvals.enabled
+    # A change to the rules needs an admin even with the workflow off: turning it on or off, or naming
+    # oneself admin, is an admin's act (as in the source product), or anyone who can merge owns the rules.
+    config_change = name in scope.admin_only
     approving = [a for a in actions if a.requires_approval and subject_needs]
     required = _required(config, name, approving, config_change)
     invalid = [p for a in actions for p in a.errors] + [
@@ -782,7 +783,12 @@ def decide(
         )
     if not config.approvals.enabled:
         notes.reasons.append(
-            f"Approvals are disabled in {CONFIG_PATH} (approvals.enabled: false): nothing needs approval."
+            f"Approvals are disabled in {CONFIG_PATH} (approvals.enabled: false): nothing needs approval"
+            + (
+                f", except this change to {CONFIG_PATH} itself, which needs an admin."
+                if plan.config_changed
+                else "."
+            )
         )
     directory = _Directory(config, facts.teams)
     scope = _scope(config, plan, directory)

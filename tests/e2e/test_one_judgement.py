@@ -8,15 +8,21 @@ agrees. Each test here failed before the fix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from harness import INSTALLATION, REPO, BotWorld
+import pytest
+from harness import INSTALLATION, REPO, BotWorld, world_fixture
 
 from bot.core.model import Kind, ResourceKey, Status
 from bot.engine.reconcile import reconcile
+from bot.sandbox import sample_files
 
 CHECKOUT = "web/experiments/checkout_button_color_test.yaml"  # running
 CHECKOUT_KEY = ResourceKey("web", Kind.EXPERIMENT, "checkout_button_color_test")
+CONFIG = ".approvalbot.yml"
 
 
 def _pause(world: BotWorld) -> str:
@@ -282,3 +288,33 @@ def test_an_approve_in_code_an_html_comment_or_a_quote_does_not_count(world: Bot
     world.comment_as(pr, "bob-approver", "Now for real:\n\n/approve")
     world.drain()
     assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+
+# --- 10. the rules are an admin's, whatever approvals.enabled says ---
+
+
+@pytest.fixture
+def disabled_world(emulator: Any, github_settings: Any, tmp_path: Path) -> Iterator[BotWorld]:
+    """The sample repository with `approvals.enabled: false` from the start."""
+    files = sample_files()
+    files[CONFIG] = files[CONFIG].replace(b"enabled: true", b"enabled: false")
+    yield from world_fixture(emulator, github_settings, tmp_path, files=files)
+
+
+def test_with_the_workflow_off_a_change_to_the_rules_still_needs_an_admin(disabled_world: BotWorld) -> None:
+    world = disabled_world
+    reconcile(world.services, world.repo, installation=INSTALLATION)
+    rules = world.seed(CONFIG).replace("admin: [alice-admin]", "admin: [alice-admin, carol-contrib]")
+    pr = world.open_pr("carol-contrib", {CONFIG: rules})  # and approvals back on (the seed's file)
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "needs an admin" in summary and "alice-admin" in world.requested(pr)
+
+    world.later()
+    sha = world.merge(pr, actor="carol-contrib")  # anyone who can merge
+    world.drain()
+    assert not world.store.is_applied(sha)
+    assert any(d.commit_sha == sha for d in world.store.drift())
+    approved = world.store.approved_config(world.repo)
+    assert approved is None or b"admin: [alice-admin, carol-contrib]" not in (approved.content or b"")
