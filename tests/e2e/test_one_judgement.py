@@ -318,3 +318,29 @@ def test_with_the_workflow_off_a_change_to_the_rules_still_needs_an_admin(disabl
     assert any(d.commit_sha == sha for d in world.store.drift())
     approved = world.store.approved_config(world.repo)
     assert approved is None or b"admin: [alice-admin, carol-contrib]" not in (approved.content or b"")
+
+
+# --- 13. a bot is never a reason to skip approval ---
+
+
+@pytest.fixture
+def hightouch_world(emulator: Any, github_settings: Any, tmp_path: Path) -> Iterator[BotWorld]:
+    """The sample repository with `subject: draft_contributors` (only their changes need approval)."""
+    files = sample_files()
+    files[CONFIG] = files[CONFIG].replace(b"subject: everyone", b"subject: draft_contributors")
+    yield from world_fixture(emulator, github_settings, tmp_path, files=files)
+
+
+def test_a_pr_written_and_opened_by_a_bot_needs_approval(hightouch_world: BotWorld) -> None:
+    world = hightouch_world
+    world.driver.add_user("renovate[bot]", kind="Bot")
+    pr = world.open_pr("renovate[bot]", {CHECKOUT: _traffic(world, 70)})
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "renovate[bot] is a bot, and a bot's change always needs approval" in summary
+
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
