@@ -344,3 +344,31 @@ def test_a_pr_written_and_opened_by_a_bot_needs_approval(hightouch_world: BotWor
     world.review(pr, "bob-approver", "APPROVE")
     world.drain()
     assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+
+# --- 14. an outage withdraws the verdict it cannot refresh ---
+
+PULL = "GET /repos/{owner}/{repo}/pulls/{pull_number}"
+
+
+def test_a_re_evaluation_that_cannot_read_stops_saying_approved(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _traffic(world, 70)})
+    world.drain()
+    world.later()
+    review = world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+
+    world.emulator.faults.fail(PULL, times=200, status=502, message="Bad Gateway")  # GitHub is down ...
+    world.driver.dismiss_review(REPO, pr, review, "alice-admin")  # ... while the approval is dismissed
+    world.drain()
+    summary = _conclusion(world, pr)
+    world.emulator.faults.clear()
+    assert summary.startswith("failure: Not judged: GitHub could not be read"), summary
+    assert "an earlier verdict no longer stands" in summary
+
+    run = world.check(pr)
+    assert run is not None
+    world.driver.rerequest_check(world.repo, run.id, "carol-contrib")  # GitHub answers again
+    world.drain()
+    assert _conclusion(world, pr).startswith("action_required"), _conclusion(world, pr)
