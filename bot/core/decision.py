@@ -14,6 +14,7 @@ Fail-closed rules worth knowing when reading this module:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -133,6 +134,7 @@ class _Kind(StrEnum):
     APPROVE = "approval"
     REJECT = "rejection"
     DISMISSED = "dismissed review"
+    EDITED = "edited approval"  # an approval whose body someone else rewrote: counts for nothing
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class _Vote:
     stale_why: str = ""
     feedback: str = ""
     comment_id: int | None = None
+    edited_by: str = ""  # who else rewrote the body, when someone did
 
     @property
     def sort_key(self) -> tuple[bool, datetime, int]:
@@ -341,6 +344,14 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
             f"{_short(facts.head_sha)}; a push made it stale"
         )
         at = _utc(review.submitted_at)
+        editor = (
+            review.edited_by if review.edited_by and _fold(review.edited_by) != _fold(review.user) else ""
+        )
+        feedback = review.body.strip()
+        if editor and kind is _Kind.APPROVE:
+            kind = _Kind.EDITED  # neither the approval nor its /winner are the reviewer's words now
+        elif editor and kind is _Kind.REJECT:
+            feedback = f"(the feedback was edited by {editor}, so it is not shown as {review.user}'s)"
         retarget = _utc(facts.base_changed_at)
         if fresh and retarget is not None and (at is None or at <= retarget):
             # The diff the reviewer saw was against another base (GitHub keeps the review on a retarget).
@@ -348,7 +359,7 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
             stale_why = (
                 "it was given before the pull request's base branch was changed; the change it saw differs"
             )
-        votes.append(_Vote(review.user, kind, at, order, False, fresh, stale_why, review.body.strip()))
+        votes.append(_Vote(review.user, kind, at, order, False, fresh, stale_why, feedback, None, editor))
         if kind is _Kind.APPROVE:
             for command in parse_commands(review.body):
                 if command.name is CommandName.WINNER:
@@ -358,14 +369,18 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
 
 def _review_kind(review: Review) -> _Kind | None:
     # COMMENTED reviews do not replace an earlier decision (GitHub's own rule); PENDING is unsubmitted.
-    return {
+    return {  # EDITED is set by the caller
         ReviewState.APPROVED: _Kind.APPROVE,
         ReviewState.CHANGES_REQUESTED: _Kind.REJECT,
         ReviewState.DISMISSED: _Kind.DISMISSED,
     }.get(review.state)
 
 
-def _comment_votes(facts: PullRequestFacts, notes: _Notes) -> tuple[list[_Vote], list[_WinnerChoice]]:
+def _comment_votes(
+    facts: PullRequestFacts, notes: _Notes, tampered: set[str]
+) -> tuple[list[_Vote], list[_WinnerChoice]]:
+    """`tampered` gains the (folded) users whose `/winner` someone else edited: their approval of a
+    finish waits until they choose again."""
     votes: list[_Vote] = []
     winners: list[_WinnerChoice] = []
     base = len(facts.reviews)
@@ -384,9 +399,14 @@ def _comment_votes(facts: PullRequestFacts, notes: _Notes) -> tuple[list[_Vote],
         if not commands:
             continue
         if comment.edited:
+            editor = comment.edited_by or ""
+            by_other = bool(editor) and _fold(editor) != _fold(comment.user)
+            if by_other and any(c.name is CommandName.WINNER for c in commands):
+                tampered.add(_fold(comment.user))
+            by = f" by {editor}" if by_other else ""
             notes.ignore(
                 comment.user,
-                f"{comment.user}'s command was ignored: the comment was edited, and an edited command "
+                f"{comment.user}'s command was ignored: the comment was edited{by}, and an edited command "
                 "never counts. Write a new comment instead.",
                 comment.id,
             )
@@ -467,6 +487,7 @@ def _judge(
     creator_of: Mapping[str, str],
     plan: Plan,
     notes: _Notes,
+    tampered: AbstractSet[str] = frozenset(),
 ) -> _Tally:
     tally = _Tally()
     for folded, vote in latest.items():
@@ -490,7 +511,7 @@ def _judge(
             notes.reasons.append(f"{vote.user} rejected this change ({vote.what}).")
             continue
         tally.approvers[folded] = vote
-    _judge_winners(tally, winner_choices, plan, notes)
+    _judge_winners(tally, winner_choices, plan, notes, tampered)
     for folded, vote in sorted(tally.approvers.items()):
         chosen = tally.winners.get(folded)
         extra = f", choosing {chosen} as the winner" if chosen else ""
@@ -502,6 +523,11 @@ def _why_not(vote: _Vote, scope: _Scope, creator_of: Mapping[str, str]) -> str:
     """Why a user's latest vote does not count, or "" when it does."""
     if vote.kind is _Kind.DISMISSED:
         return "the review was dismissed, and a dismissed review counts for nothing"
+    if vote.kind is _Kind.EDITED:
+        return (
+            f"its body was edited by {vote.edited_by}, and words someone else put in a review never count; "
+            f"{vote.user} must review again"
+        )
     if _is_bot(vote.user):
         return "bots and GitHub Apps never approve or reject"
     creator = creator_of.get(_fold(vote.user))
@@ -531,11 +557,26 @@ def _finishing(plan: Plan) -> list[PlannedAction]:
     return [a for a in plan.actions if a.action is Action.FINISH]
 
 
-def _judge_winners(tally: _Tally, choices: Sequence[_WinnerChoice], plan: Plan, notes: _Notes) -> None:
+def _judge_winners(
+    tally: _Tally,
+    choices: Sequence[_WinnerChoice],
+    plan: Plan,
+    notes: _Notes,
+    tampered: AbstractSet[str] = frozenset(),
+) -> None:
     latest: dict[str, _WinnerChoice] = {}
     for choice in sorted(choices, key=lambda c: c.sort_key):
         latest[_fold(choice.user)] = choice
     finishing = _finishing(plan)
+    for folded in sorted(tampered & set(tally.approvers)):
+        if finishing and folded not in latest:
+            # Someone else rewrote this approver's /winner: the winner they meant is unknown, so the
+            # creator's must not go live on their approval.
+            user = tally.approvers.pop(folded).user
+            notes.reasons.append(
+                f"{user}'s /winner comment was edited by someone else, so the winner {user} chose is "
+                f"unknown; {user}'s approval waits until {user} writes /winner VARIANT in a new comment."
+            )
     for folded, choice in sorted(latest.items()):
         if folded not in tally.approvers:
             continue  # a winner only means something together with an approval that counts
@@ -794,9 +835,10 @@ def decide(
     scope = _scope(config, plan, directory)
     creator_of = creators(facts)
     review_votes, review_winners = _review_votes(facts)
-    comment_votes, comment_winners = _comment_votes(facts, notes)
+    tampered: set[str] = set()
+    comment_votes, comment_winners = _comment_votes(facts, notes, tampered)
     latest = _latest_votes(review_votes + comment_votes, now, notes)
-    tally = _judge(latest, review_winners + comment_winners, scope, creator_of, plan, notes)
+    tally = _judge(latest, review_winners + comment_winners, scope, creator_of, plan, notes, tampered)
     subject_needs, subject_why = _needs_approval(config, facts, directory, scope, creator_of)
     if subject_why:
         notes.reasons.append(subject_why)

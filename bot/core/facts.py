@@ -31,6 +31,8 @@ class Review:
     body: str = ""
     commit_id: str = ""
     submitted_at: datetime | None = None
+    # Who last edited the body (None: never edited): words another put in a review never count.
+    edited_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Comment:
     created_at: datetime | None = None
     edited: bool = False  # an edited comment's slash command never counts (it could be rewritten)
     id: int | None = None  # GitHub's comment id, so a reply can point at the command it answers
+    edited_by: str | None = None  # who last edited it, when `edited` (GraphQL `editor`)
 
 
 @dataclass(frozen=True)

@@ -513,6 +513,7 @@ class Driver:
             repo, pr = self._pull(full_name, number)
             item = next(r for r in pr.reviews if r.id == review_id)
             old, item.body = item.body, body
+            item.editor, item.last_edited_at = actor, max(self.world.now(), item.submitted_at)
             self._review_event(repo, pr, item, "edited", actor, changes={"body": {"from": old}})
 
     def dismiss_review(self, full_name: str, number: int, review_id: int, actor: str) -> None:
@@ -544,7 +545,7 @@ class Driver:
             repo = self.world.repo(full_name)
             item = repo.comments[comment_id]
             old = item.body
-            item.body = body
+            item.body, item.editor = body, actor
             # GitHub moves updated_at on an edit; keep it distinct from created_at even within a second.
             item.updated_at = max(self.world.now(), item.created_at + timedelta(seconds=1))
             self._comment_event(

@@ -372,3 +372,43 @@ def test_a_re_evaluation_that_cannot_read_stops_saying_approved(world: BotWorld)
     world.driver.rerequest_check(world.repo, run.id, "carol-contrib")  # GitHub answers again
     world.drain()
     assert _conclusion(world, pr).startswith("action_required"), _conclusion(world, pr)
+
+
+# --- 12. words someone else put in an approver's mouth ---
+
+
+def _finish(world: BotWorld) -> int:
+    finish = world.edited(CHECKOUT, ("status: running", "status: finished\nwinner: control"))
+    pr = world.open_pr("carol-contrib", {CHECKOUT: finish})
+    world.drain()
+    world.later()
+    return pr
+
+
+def test_an_approval_whose_body_another_user_edited_counts_for_nothing(world: BotWorld) -> None:
+    pr = _finish(world)
+    review = world.review(pr, "bob-approver", "APPROVE", "/winner green")
+    world.drain()
+    assert _conclusion(world, pr).startswith("success"), _conclusion(world, pr)
+    assert "Winner chosen by the approver: `green`" in _conclusion(world, pr)
+
+    world.driver.edit_review(REPO, pr, review, "/winner control", "mallory")  # anyone with write access
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "its body was edited by mallory" in summary and "bob-approver must review again" in summary
+
+
+def test_an_approver_s_winner_comment_edited_by_another_holds_the_approval(world: BotWorld) -> None:
+    pr = _finish(world)
+    world.review(pr, "bob-approver", "APPROVE")
+    comment = world.comment_as(pr, "bob-approver", "/winner green")
+    world.drain()
+    assert "Winner chosen by the approver: `green`" in _conclusion(world, pr)
+
+    world.driver.edit_comment(REPO, comment, "/winner control", "mallory")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary  # the creator's winner does not go live on it
+    assert "the comment was edited by mallory" in summary
+    assert "bob-approver's approval waits until bob-approver writes /winner VARIANT" in summary

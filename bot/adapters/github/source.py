@@ -286,12 +286,13 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
 
 
 # What the facts read of each review, commit and comment; the pages after the first read the same.
-_REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid }"
+_EDIT_FIELDS = "lastEditedAt editor { __typename login }"  # who last edited a body (no connection: free)
+_REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid } " + _EDIT_FIELDS
 _COMMIT_FIELDS = """commit { oid
           author { user { __typename login } }
           committer { user { __typename login } }
           authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } }"""
-_COMMENT_FIELDS = "databaseId author { __typename login } body createdAt lastEditedAt"
+_COMMENT_FIELDS = "databaseId author { __typename login } body createdAt " + _EDIT_FIELDS
 
 # GitHub prices a query by the connections it may need to fill (see `bot/emulator/ratelimits.py`):
 # this one needs 1 (suites) + 5 (runs) + 25 (annotations) + 1 (parents) + 3 (reviews, commits, comments)
@@ -1050,6 +1051,7 @@ def _facts(
                 body=node.get("body") or "",
                 commit_id=(node.get("commit") or {}).get("oid", ""),
                 submitted_at=_stamp(node.get("submittedAt")),
+                edited_by=_editor(node),
             )
         )
     commits = []
@@ -1079,6 +1081,7 @@ def _facts(
                 node["body"],
                 _stamp(node.get("createdAt")),
                 edited=node.get("lastEditedAt") is not None,
+                edited_by=_editor(node),
             )
         )
         records.append(CommentRecord(int(node["databaseId"]), login, node["body"]))
@@ -1098,6 +1101,14 @@ def _facts(
         incomplete="; ".join(problems) or None,
     )
     return facts, tuple(records)
+
+
+def _editor(node: Mapping[str, Any]) -> str | None:
+    """Who last edited a review's or comment's body: its editor, "(unknown)" when GitHub names none
+    (a deleted account), None when it was never edited."""
+    if node.get("lastEditedAt") is None:
+        return None
+    return _actor_login(node.get("editor")) or "(unknown)"
 
 
 def with_incomplete(snapshot: PullRequestSnapshot, reason: str) -> PullRequestSnapshot:
