@@ -13,6 +13,7 @@ Fail-closed rules worth knowing when reading this module:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -227,6 +228,40 @@ def creators(facts: PullRequestFacts) -> dict[str, str]:
     for pusher in facts.pushers:
         add(pusher, "a pusher of this pull request's branch")
     return found
+
+
+_NOREPLY = re.compile(
+    r"^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)@users\.noreply\.github\.com$", re.I
+)
+
+
+def login_for_email(config: RepoConfig, email: str) -> str | None:
+    """The GitHub login an email names: GitHub's noreply forms (`ID+login@users.noreply.github.com`,
+    `login@users.noreply.github.com`), else the one person `users:` gives that email; None otherwise."""
+    address = email.strip()
+    noreply = _NOREPLY.match(address)
+    if noreply:
+        return noreply.group(1)
+    named = [
+        login for login, user in config.users.items() if (user.email or "").casefold() == address.casefold()
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _resolve_emails(config: RepoConfig, facts: PullRequestFacts, creator_of: dict[str, str]) -> list[str]:
+    """Adds to `creator_of` the people the commits' unmapped emails name; the identities still unknown,
+    as sentences (an email `users:` gives two people is unknown too: either may have written it)."""
+    unknown: list[str] = []
+    for commit in facts.commits:
+        for email in commit.unresolved:
+            login = login_for_email(config, email)
+            if login is None:
+                unknown.append(f"commit {_short(commit.sha)} is by {email}")
+            elif _fold(login) not in creator_of:
+                creator_of[_fold(login)] = (
+                    f"author, committer or co-author of commit {_short(commit.sha)} as {email}"
+                )
+    return unknown
 
 
 class _Directory:
@@ -686,11 +721,12 @@ def _needs_approval(
     directory: _Directory,
     scope: _Scope,
     creator_of: Mapping[str, str],
+    unresolved: Sequence[str] = (),
 ) -> tuple[bool, str]:
     """Whether the resource actions of this PR need approval under `approvals.subject`, and why."""
     if config.approvals.subject is Subject.EVERYONE:
         return True, ""
-    subject: list[str] = []
+    subject: list[str] = [f"a creator is unknown ({u})" for u in unresolved]
     if facts.unknown_pushes:
         subject.append(f"who pushed {_shas(facts.unknown_pushes)} is unknown")
     for login in sorted(creator_of):
@@ -834,12 +870,13 @@ def decide(
     directory = _Directory(config, facts.teams)
     scope = _scope(config, plan, directory)
     creator_of = creators(facts)
+    unresolved = _resolve_emails(config, facts, creator_of)
     review_votes, review_winners = _review_votes(facts)
     tampered: set[str] = set()
     comment_votes, comment_winners = _comment_votes(facts, notes, tampered)
     latest = _latest_votes(review_votes + comment_votes, now, notes)
     tally = _judge(latest, review_winners + comment_winners, scope, creator_of, plan, notes, tampered)
-    subject_needs, subject_why = _needs_approval(config, facts, directory, scope, creator_of)
+    subject_needs, subject_why = _needs_approval(config, facts, directory, scope, creator_of, unresolved)
     if subject_why:
         notes.reasons.append(subject_why)
     if not config.approvals.enabled:
@@ -859,7 +896,7 @@ def decide(
         notes.reasons.append(
             f"Team {team} is named in {CONFIG_PATH} but its members are unknown, so none of them may approve."
         )
-    state = _overall(plan, facts, accounts, tally, notes)
+    state = _overall(plan, facts, accounts, tally, notes, unresolved)
     return _finish(state, accounts, config, plan, facts, scope, directory, creator_of, tally, notes)
 
 
@@ -869,6 +906,7 @@ def _overall(
     accounts: Sequence[AccountDecision],
     tally: _Tally,
     notes: _Notes,
+    unresolved: Sequence[str] = (),
 ) -> DecisionState:
     if plan.errors:
         notes.reasons.extend(str(p) for p in plan.errors)
@@ -883,6 +921,15 @@ def _overall(
         states.add(DecisionState.BLOCKED)
     if facts.unknown_pushes and states - {DecisionState.NO_APPROVAL_NEEDED, DecisionState.INVALID}:
         notes.reasons.append(_unknown_pushes_message(facts.unknown_pushes))
+        states.add(DecisionState.BLOCKED)
+    if unresolved and states - {DecisionState.NO_APPROVAL_NEEDED, DecisionState.INVALID}:
+        notes.reasons.append(
+            f"{'; '.join(unresolved)}: GitHub maps no account to "
+            f"{'these emails' if len(unresolved) > 1 else 'this email'}, and {CONFIG_PATH} names nobody "
+            "with it under users:, so approvalbot cannot tell whether an approver wrote the change, and no "
+            f"approval counts. Add the person under users: (login: {{email: ...}}) in {CONFIG_PATH} "
+            "through a pull request of its own, or rewrite the commit with the email of a GitHub account."
+        )
         states.add(DecisionState.BLOCKED)
     if tally.winner_conflict and DecisionState.APPROVED in states:
         states.add(DecisionState.BLOCKED)

@@ -51,6 +51,9 @@ class Commit:
     author: str | None = None  # GitHub login, None when the email maps to no account
     committer: str | None = None
     co_authors: tuple[str, ...] = ()  # logins from Co-authored-by trailers
+    # Emails of the author, committer or co-authors GitHub maps to no account (the decision resolves
+    # them by the noreply forms and `users:` of the rules, and fails closed on the rest).
+    unresolved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,3 +65,20 @@ def test_a_head_the_log_never_saw_is_unknown_and_has_no_time() -> None:
     assert not history.current and history.since is None and history.unknown == ("z",)
     assert head_history(events, "a", "release", {"a"}).since is None  # merged into another base
     assert latest(events) == events[0] and latest([]) is None
+
+
+def test_emails_name_logins_by_github_s_noreply_forms_and_users() -> None:
+    from bot.core.decision import login_for_email
+    from bot.core.repo_config import parse_repo_config
+
+    rules = (
+        "accounts:\n  web:\n    paths: ['web/**']\n    roles: {admin: [bob]}\n"
+        "users:\n  bob: {email: Bob@Example.com}\n  twin1: {email: x@y.z}\n  twin2: {email: x@y.z}\n"
+    )
+    config, problems = parse_repo_config(rules.encode())
+    assert config is not None, problems
+    assert login_for_email(config, "123+bob-x@users.noreply.github.com") == "bob-x"
+    assert login_for_email(config, "carol@users.noreply.github.com") == "carol"
+    assert login_for_email(config, "bob@example.com") == "bob"
+    assert login_for_email(config, "x@y.z") is None  # two people: either may have written it
+    assert login_for_email(config, "nobody@example.com") is None

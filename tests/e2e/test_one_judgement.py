@@ -17,6 +17,7 @@ import pytest
 from harness import INSTALLATION, REPO, BotWorld, world_fixture
 
 from bot.core.model import Kind, ResourceKey, Status
+from bot.emulator.gitobjects import Identity
 from bot.engine.reconcile import reconcile
 from bot.sandbox import sample_files
 
@@ -412,3 +413,34 @@ def test_an_approver_s_winner_comment_edited_by_another_holds_the_approval(world
     assert summary.startswith("action_required"), summary  # the creator's winner does not go live on it
     assert "the comment was edited by mallory" in summary
     assert "bob-approver's approval waits until bob-approver writes /winner VARIANT" in summary
+
+
+# --- 11. identities GitHub maps to nobody ---
+
+
+def test_a_co_author_known_only_by_the_email_in_users_is_a_creator(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    bob_by_mail = Identity("Bob", "bob@example.com", None)  # `users:` gives bob-approver this email
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib", co_authors=(bob_by_mail,))
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required"), summary
+    assert "bob-approver is a creator of this change" in summary and "as bob@example.com" in summary
+
+
+def test_a_commit_by_an_email_that_names_nobody_blocks_approval(world: BotWorld) -> None:
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    stranger = Identity("Someone", "someone@laptop.local", None)
+    head = world.push(pr, {CHECKOUT: _traffic(world, 70)}, author=stranger, pusher="carol-contrib")
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    summary = _conclusion(world, pr)
+    assert summary.startswith("action_required: Blocked"), summary
+    assert f"commit {head[:7]} is by someone@laptop.local" in summary and "users:" in summary

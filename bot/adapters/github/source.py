@@ -289,9 +289,9 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
 _EDIT_FIELDS = "lastEditedAt editor { __typename login }"  # who last edited a body (no connection: free)
 _REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid } " + _EDIT_FIELDS
 _COMMIT_FIELDS = """commit { oid
-          author { user { __typename login } }
-          committer { user { __typename login } }
-          authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } }"""
+          author { email user { __typename login } }
+          committer { email user { __typename login } }
+          authors(first: 100) { pageInfo { hasNextPage } nodes { email user { __typename login } } } }"""
 _COMMENT_FIELDS = "databaseId author { __typename login } body createdAt " + _EDIT_FIELDS
 
 # GitHub prices a query by the connections it may need to fill (see `bot/emulator/ratelimits.py`):
@@ -1062,12 +1062,17 @@ def _facts(
             problems.append(f"commit {commit['oid'][:12]} has more co-authors than could be read")
         author = _actor_login((commit.get("author") or {}).get("user"))
         co_authors = [_actor_login(a.get("user")) for a in authors["nodes"]]
+        # An identity GitHub maps to no account is kept by its email: the decision tries the noreply
+        # forms and `users:`, and fails closed on what stays unknown (never skipped silently).
+        actors = [commit.get("author") or {}, commit.get("committer") or {}, *authors["nodes"]]
+        unresolved = sorted({str(a["email"]).strip() for a in actors if a.get("email") and not a.get("user")})
         commits.append(
             Commit(
                 sha=commit["oid"],
                 author=author,
                 committer=_actor_login((commit.get("committer") or {}).get("user")),
                 co_authors=tuple(sorted({c for c in co_authors if c and c != author})),
+                unresolved=tuple(unresolved),
             )
         )
     comments, records = [], []
