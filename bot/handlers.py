@@ -81,10 +81,13 @@ def on_pull_request(
     if action == "edited" and not retarget:
         return None  # a new title or body changes nothing approvalbot decides
     if action == "closed":
-        release(services, ref)
         default = payload["repository"].get("default_branch")
-        if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
-            _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        try:
+            if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
+                # Judged before the PR's locks go: the merge-time judgement weighs them as its check did.
+                _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        finally:
+            release(services, ref)
         return None
     pusher = _sender(payload) if action == "synchronize" else None
     return evaluate_pull(services, ref, pusher=pusher)

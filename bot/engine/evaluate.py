@@ -81,7 +81,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
     plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
-    facts = _with_queue(services, ref, _with_head(services, ref, snapshot, now), now)
+    facts = with_queue(services, ref, _with_head(services, ref, snapshot, now), now)
     decision = decide(config, config_problems, plan, facts, now)
     # What this judgement rested on, for the merge to be judged the same (bot.engine.merge).
     approved_by = tuple(sorted({login for a in decision.accounts for login in a.approved_by}))
@@ -229,11 +229,13 @@ def _config_drift(services: Services, repo: str) -> str | None:
 # --- the lock queue -----------------------------------------------------------------------------------
 
 
-def _with_queue(services: Services, ref: PullRef, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
+def with_queue(services: Services, ref: PullRef, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
     """The facts, completed with who holds what: the locks of `ref`'s repository are the queue of its ready
     PRs (another repository's PR #n is not this one's, even for an account of the same name).
 
-    A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it.
+    A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it. The
+    merge-time judgement asks the same (before the merged PR's locks are released), so a PR merged
+    while another held its resources is judged blocked at the merge as it was on its check.
     """
     held: dict[int, list[Lock]] = defaultdict(list)
     for lock in services.store.locks(ref.repo):
