@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from bot.core.judgement import HeadEvent, HeadEventKind
 from bot.core.repo_config import RepoConfig
 from bot.engine.evaluate import Evaluation, evaluate_pull, release
 from bot.engine.merge import Outcome, apply_merged, apply_push
@@ -57,26 +58,49 @@ def on_pull_request(
         return None
     pull = payload["pull_request"]
     ref = _ref(payload, int(pull["number"]))
-    if action in HEAD_ACTIONS and pull.get("head", {}).get("sha"):
-        # GitHub's API never says who pushed a commit: only this webhook does (its sender). Kept so that
-        # the evaluation a later review or comment sets off still knows the last pusher.
-        services.store.record_head(
+    retarget = action == "edited" and "base" in (payload.get("changes") or {})
+    if (action in HEAD_ACTIONS or retarget) and pull.get("head", {}).get("sha"):
+        # GitHub's API never says who pushed a commit: only this webhook does (its sender). Logged, so
+        # that every later evaluation (and the merge) knows everyone who pushed a head of the PR, and
+        # since when (GitHub's clock: the PR's `updated_at`, moved by the push) this is its head.
+        kind = {"opened": HeadEventKind.PUSH, "synchronize": HeadEventKind.PUSH}.get(
+            str(action), HeadEventKind.BASE if retarget else HeadEventKind.SEEN
+        )
+        at = _stamp(pull.get("updated_at")) or received_at or services.clock()
+        services.store.record_head_event(
             ref.repo,
             ref.number,
-            str(pull["head"]["sha"]),
-            pusher=_sender(payload) if action == "synchronize" else None,
-            seen_at=received_at or services.clock(),
+            HeadEvent(
+                str(pull["head"]["sha"]),
+                str((pull.get("base") or {}).get("ref") or ""),
+                at,
+                kind,
+                _sender(payload) if kind is HeadEventKind.PUSH else None,
+            ),
         )
-    if action == "edited" and "base" not in (payload.get("changes") or {}):
+    if action == "edited" and not retarget:
         return None  # a new title or body changes nothing approvalbot decides
     if action == "closed":
-        release(services, ref)
         default = payload["repository"].get("default_branch")
-        if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
-            _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        try:
+            if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
+                # Judged before the PR's locks go: the merge-time judgement weighs them as its check did.
+                _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        finally:
+            release(services, ref)
         return None
     pusher = _sender(payload) if action == "synchronize" else None
     return evaluate_pull(services, ref, pusher=pusher)
+
+
+def _stamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _sender(payload: Payload) -> str | None:

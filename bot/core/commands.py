@@ -7,6 +7,7 @@ wrote it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,10 +49,11 @@ def unknown_commands(body: str) -> list[UnknownCommand]:
 
 def _parse(body: str) -> list[Command | UnknownCommand]:
     lines = body.replace("\r\n", "\n").split("\n")
+    prose = _prose_lines(lines)
     found: list[Command | UnknownCommand] = []
     for index, raw in enumerate(lines):
         text = raw.strip()
-        if not _is_command_line(text):
+        if index not in prose or not _is_command_line(text):
             continue
         word, _, rest = text[1:].partition(" ")
         name = _command_name(word)
@@ -64,6 +66,53 @@ def _parse(body: str) -> list[Command | UnknownCommand]:
             argument = _with_continuation(argument, lines[index + 1 :])
         found.append(Command(name, argument, index + 1))
     return found
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _prose_lines(lines: list[str]) -> set[int]:
+    """The indexes of the lines that are prose, where a command may stand: not inside a fenced or an
+    indented code block, an HTML comment or a `>` quote (with its lazy continuation lines), as GitHub
+    renders Markdown (GitHub Flavored Markdown spec: fenced and indented code blocks, HTML blocks,
+    block quotes). Quoted or pasted text is someone else's words, never a command of the commenter."""
+    prose: set[int] = set()
+    fence: str | None = None
+    in_comment = quoted = False
+    for index, raw in enumerate(lines):
+        stripped = raw.strip()
+        if fence is not None:
+            closing = _FENCE.match(raw)
+            mark = closing.group(1) if closing else ""
+            # A closing fence: the same character, at least as long, and nothing after it.
+            if mark and mark[0] == fence[0] and len(mark) >= len(fence) and not stripped[len(mark) :].strip():
+                fence = None
+            continue
+        if in_comment:
+            in_comment = "-->" not in raw
+            continue
+        opening = _FENCE.match(raw)
+        if opening:
+            fence = opening.group(1)
+            quoted = False
+            continue
+        if "<!--" in raw and "-->" not in raw[raw.index("<!--") :]:
+            in_comment = True  # the comment runs on to a later line; this line starts with prose, if any
+            if not stripped.startswith("<!--"):
+                prose.add(index)
+            continue
+        if not stripped:
+            quoted = False
+            continue
+        if stripped.startswith(">"):
+            quoted = True
+            continue
+        if quoted:
+            continue  # a lazy continuation of the quote above
+        if raw.startswith(("    ", "\t")):
+            continue  # an indented code block
+        prose.add(index)
+    return prose
 
 
 def _is_command_line(text: str) -> bool:

@@ -13,7 +13,9 @@ Fail-closed rules worth knowing when reading this module:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -133,6 +135,7 @@ class _Kind(StrEnum):
     APPROVE = "approval"
     REJECT = "rejection"
     DISMISSED = "dismissed review"
+    EDITED = "edited approval"  # an approval whose body someone else rewrote: counts for nothing
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class _Vote:
     stale_why: str = ""
     feedback: str = ""
     comment_id: int | None = None
+    edited_by: str = ""  # who else rewrote the body, when someone did
 
     @property
     def sort_key(self) -> tuple[bool, datetime, int]:
@@ -221,7 +225,43 @@ def creators(facts: PullRequestFacts) -> dict[str, str]:
         for co_author in commit.co_authors:
             add(co_author, f"co-author of commit {_short(commit.sha)}")
     add(facts.pusher, "the last pusher of this branch")
+    for pusher in facts.pushers:
+        add(pusher, "a pusher of this pull request's branch")
     return found
+
+
+_NOREPLY = re.compile(
+    r"^(?:\d+\+)?([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)@users\.noreply\.github\.com$", re.I
+)
+
+
+def login_for_email(config: RepoConfig, email: str) -> str | None:
+    """The GitHub login an email names: GitHub's noreply forms (`ID+login@users.noreply.github.com`,
+    `login@users.noreply.github.com`), else the one person `users:` gives that email; None otherwise."""
+    address = email.strip()
+    noreply = _NOREPLY.match(address)
+    if noreply:
+        return noreply.group(1)
+    named = [
+        login for login, user in config.users.items() if (user.email or "").casefold() == address.casefold()
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _resolve_emails(config: RepoConfig, facts: PullRequestFacts, creator_of: dict[str, str]) -> list[str]:
+    """Adds to `creator_of` the people the commits' unmapped emails name; the identities still unknown,
+    as sentences (an email `users:` gives two people is unknown too: either may have written it)."""
+    unknown: list[str] = []
+    for commit in facts.commits:
+        for email in commit.unresolved:
+            login = login_for_email(config, email)
+            if login is None:
+                unknown.append(f"commit {_short(commit.sha)} is by {email}")
+            elif _fold(login) not in creator_of:
+                creator_of[_fold(login)] = (
+                    f"author, committer or co-author of commit {_short(commit.sha)} as {email}"
+                )
+    return unknown
 
 
 class _Directory:
@@ -339,7 +379,22 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
             f"{_short(facts.head_sha)}; a push made it stale"
         )
         at = _utc(review.submitted_at)
-        votes.append(_Vote(review.user, kind, at, order, False, fresh, stale_why, review.body.strip()))
+        editor = (
+            review.edited_by if review.edited_by and _fold(review.edited_by) != _fold(review.user) else ""
+        )
+        feedback = review.body.strip()
+        if editor and kind is _Kind.APPROVE:
+            kind = _Kind.EDITED  # neither the approval nor its /winner are the reviewer's words now
+        elif editor and kind is _Kind.REJECT:
+            feedback = f"(the feedback was edited by {editor}, so it is not shown as {review.user}'s)"
+        retarget = _utc(facts.base_changed_at)
+        if fresh and retarget is not None and (at is None or at <= retarget):
+            # The diff the reviewer saw was against another base (GitHub keeps the review on a retarget).
+            fresh = False
+            stale_why = (
+                "it was given before the pull request's base branch was changed; the change it saw differs"
+            )
+        votes.append(_Vote(review.user, kind, at, order, False, fresh, stale_why, feedback, None, editor))
         if kind is _Kind.APPROVE:
             for command in parse_commands(review.body):
                 if command.name is CommandName.WINNER:
@@ -349,14 +404,18 @@ def _review_votes(facts: PullRequestFacts) -> tuple[list[_Vote], list[_WinnerCho
 
 def _review_kind(review: Review) -> _Kind | None:
     # COMMENTED reviews do not replace an earlier decision (GitHub's own rule); PENDING is unsubmitted.
-    return {
+    return {  # EDITED is set by the caller
         ReviewState.APPROVED: _Kind.APPROVE,
         ReviewState.CHANGES_REQUESTED: _Kind.REJECT,
         ReviewState.DISMISSED: _Kind.DISMISSED,
     }.get(review.state)
 
 
-def _comment_votes(facts: PullRequestFacts, notes: _Notes) -> tuple[list[_Vote], list[_WinnerChoice]]:
+def _comment_votes(
+    facts: PullRequestFacts, notes: _Notes, tampered: set[str]
+) -> tuple[list[_Vote], list[_WinnerChoice]]:
+    """`tampered` gains the (folded) users whose `/winner` someone else edited: their approval of a
+    finish waits until they choose again."""
     votes: list[_Vote] = []
     winners: list[_WinnerChoice] = []
     base = len(facts.reviews)
@@ -375,9 +434,14 @@ def _comment_votes(facts: PullRequestFacts, notes: _Notes) -> tuple[list[_Vote],
         if not commands:
             continue
         if comment.edited:
+            editor = comment.edited_by or ""
+            by_other = bool(editor) and _fold(editor) != _fold(comment.user)
+            if by_other and any(c.name is CommandName.WINNER for c in commands):
+                tampered.add(_fold(comment.user))
+            by = f" by {editor}" if by_other else ""
             notes.ignore(
                 comment.user,
-                f"{comment.user}'s command was ignored: the comment was edited, and an edited command "
+                f"{comment.user}'s command was ignored: the comment was edited{by}, and an edited command "
                 "never counts. Write a new comment instead.",
                 comment.id,
             )
@@ -458,6 +522,7 @@ def _judge(
     creator_of: Mapping[str, str],
     plan: Plan,
     notes: _Notes,
+    tampered: AbstractSet[str] = frozenset(),
 ) -> _Tally:
     tally = _Tally()
     for folded, vote in latest.items():
@@ -481,7 +546,7 @@ def _judge(
             notes.reasons.append(f"{vote.user} rejected this change ({vote.what}).")
             continue
         tally.approvers[folded] = vote
-    _judge_winners(tally, winner_choices, plan, notes)
+    _judge_winners(tally, winner_choices, plan, notes, tampered)
     for folded, vote in sorted(tally.approvers.items()):
         chosen = tally.winners.get(folded)
         extra = f", choosing {chosen} as the winner" if chosen else ""
@@ -493,6 +558,11 @@ def _why_not(vote: _Vote, scope: _Scope, creator_of: Mapping[str, str]) -> str:
     """Why a user's latest vote does not count, or "" when it does."""
     if vote.kind is _Kind.DISMISSED:
         return "the review was dismissed, and a dismissed review counts for nothing"
+    if vote.kind is _Kind.EDITED:
+        return (
+            f"its body was edited by {vote.edited_by}, and words someone else put in a review never count; "
+            f"{vote.user} must review again"
+        )
     if _is_bot(vote.user):
         return "bots and GitHub Apps never approve or reject"
     creator = creator_of.get(_fold(vote.user))
@@ -522,11 +592,26 @@ def _finishing(plan: Plan) -> list[PlannedAction]:
     return [a for a in plan.actions if a.action is Action.FINISH]
 
 
-def _judge_winners(tally: _Tally, choices: Sequence[_WinnerChoice], plan: Plan, notes: _Notes) -> None:
+def _judge_winners(
+    tally: _Tally,
+    choices: Sequence[_WinnerChoice],
+    plan: Plan,
+    notes: _Notes,
+    tampered: AbstractSet[str] = frozenset(),
+) -> None:
     latest: dict[str, _WinnerChoice] = {}
     for choice in sorted(choices, key=lambda c: c.sort_key):
         latest[_fold(choice.user)] = choice
     finishing = _finishing(plan)
+    for folded in sorted(tampered & set(tally.approvers)):
+        if finishing and folded not in latest:
+            # Someone else rewrote this approver's /winner: the winner they meant is unknown, so the
+            # creator's must not go live on their approval.
+            user = tally.approvers.pop(folded).user
+            notes.reasons.append(
+                f"{user}'s /winner comment was edited by someone else, so the winner {user} chose is "
+                f"unknown; {user}'s approval waits until {user} writes /winner VARIANT in a new comment."
+            )
     for folded, choice in sorted(latest.items()):
         if folded not in tally.approvers:
             continue  # a winner only means something together with an approval that counts
@@ -636,13 +721,18 @@ def _needs_approval(
     directory: _Directory,
     scope: _Scope,
     creator_of: Mapping[str, str],
+    unresolved: Sequence[str] = (),
 ) -> tuple[bool, str]:
     """Whether the resource actions of this PR need approval under `approvals.subject`, and why."""
     if config.approvals.subject is Subject.EVERYONE:
         return True, ""
-    subject: list[str] = []
+    subject: list[str] = [f"a creator is unknown ({u})" for u in unresolved]
+    if facts.unknown_pushes:
+        subject.append(f"who pushed {_shas(facts.unknown_pushes)} is unknown")
     for login in sorted(creator_of):
         if _is_bot(login):
+            # A bot holds no role, and whoever drives it is unknown: never a reason to skip approval.
+            subject.append(f"{login} is a bot, and a bot's change always needs approval")
             continue
         for name in scope.touched:
             account = config.account(name)
@@ -674,8 +764,9 @@ def _account_decision(
 ) -> AccountDecision:
     actions = [a for a in plan.actions if a.key.account == name]
     account = config.account(name)
-    # With the workflow off nothing needs approval, a change to the config included.
-    config_change = name in scope.admin_only and config.approvals.enabled
+    # A change to the rules needs an admin even with the workflow off: turning it on or off, or naming
+    # oneself admin, is an admin's act (as in the source product), or anyone who can merge owns the rules.
+    config_change = name in scope.admin_only
     approving = [a for a in actions if a.requires_approval and subject_needs]
     required = _required(config, name, approving, config_change)
     invalid = [p for a in actions for p in a.errors] + [
@@ -769,16 +860,23 @@ def decide(
         )
     if not config.approvals.enabled:
         notes.reasons.append(
-            f"Approvals are disabled in {CONFIG_PATH} (approvals.enabled: false): nothing needs approval."
+            f"Approvals are disabled in {CONFIG_PATH} (approvals.enabled: false): nothing needs approval"
+            + (
+                f", except this change to {CONFIG_PATH} itself, which needs an admin."
+                if plan.config_changed
+                else "."
+            )
         )
     directory = _Directory(config, facts.teams)
     scope = _scope(config, plan, directory)
     creator_of = creators(facts)
+    unresolved = _resolve_emails(config, facts, creator_of)
     review_votes, review_winners = _review_votes(facts)
-    comment_votes, comment_winners = _comment_votes(facts, notes)
+    tampered: set[str] = set()
+    comment_votes, comment_winners = _comment_votes(facts, notes, tampered)
     latest = _latest_votes(review_votes + comment_votes, now, notes)
-    tally = _judge(latest, review_winners + comment_winners, scope, creator_of, plan, notes)
-    subject_needs, subject_why = _needs_approval(config, facts, directory, scope, creator_of)
+    tally = _judge(latest, review_winners + comment_winners, scope, creator_of, plan, notes, tampered)
+    subject_needs, subject_why = _needs_approval(config, facts, directory, scope, creator_of, unresolved)
     if subject_why:
         notes.reasons.append(subject_why)
     if not config.approvals.enabled:
@@ -798,7 +896,7 @@ def decide(
         notes.reasons.append(
             f"Team {team} is named in {CONFIG_PATH} but its members are unknown, so none of them may approve."
         )
-    state = _overall(plan, facts, accounts, tally, notes)
+    state = _overall(plan, facts, accounts, tally, notes, unresolved)
     return _finish(state, accounts, config, plan, facts, scope, directory, creator_of, tally, notes)
 
 
@@ -808,6 +906,7 @@ def _overall(
     accounts: Sequence[AccountDecision],
     tally: _Tally,
     notes: _Notes,
+    unresolved: Sequence[str] = (),
 ) -> DecisionState:
     if plan.errors:
         notes.reasons.extend(str(p) for p in plan.errors)
@@ -820,9 +919,36 @@ def _overall(
             "approved now; /recheck to try again."
         )
         states.add(DecisionState.BLOCKED)
+    if facts.unknown_pushes and states - {DecisionState.NO_APPROVAL_NEEDED, DecisionState.INVALID}:
+        notes.reasons.append(_unknown_pushes_message(facts.unknown_pushes))
+        states.add(DecisionState.BLOCKED)
+    if unresolved and states - {DecisionState.NO_APPROVAL_NEEDED, DecisionState.INVALID}:
+        notes.reasons.append(
+            f"{'; '.join(unresolved)}: GitHub maps no account to "
+            f"{'these emails' if len(unresolved) > 1 else 'this email'}, and {CONFIG_PATH} names nobody "
+            "with it under users:, so approvalbot cannot tell whether an approver wrote the change, and no "
+            f"approval counts. Add the person under users: (login: {{email: ...}}) in {CONFIG_PATH} "
+            "through a pull request of its own, or rewrite the commit with the email of a GitHub account."
+        )
+        states.add(DecisionState.BLOCKED)
     if tally.winner_conflict and DecisionState.APPROVED in states:
         states.add(DecisionState.BLOCKED)
     return next((s for s in _PRECEDENCE if s in states), DecisionState.NO_APPROVAL_NEEDED)
+
+
+def _shas(shas: Sequence[str]) -> str:
+    words = ", ".join(_short(s) for s in shas)
+    return f"commit{'s' if len(shas) > 1 else ''} {words}"
+
+
+def _unknown_pushes_message(shas: Sequence[str]) -> str:
+    return (
+        f"Who pushed {_shas(shas)} to this pull request is unknown: approvalbot received no webhook "
+        "naming the pusher, and GitHub's API does not say. An approver may have pushed it, so no "
+        "approval counts. Redeliver that push's pull_request webhook (the App's settings, Advanced, "
+        "Recent deliveries), or rewrite the branch so every commit is new "
+        "(git rebase --force-rebase, then force-push)."
+    )
 
 
 def _finish(

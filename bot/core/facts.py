@@ -31,6 +31,8 @@ class Review:
     body: str = ""
     commit_id: str = ""
     submitted_at: datetime | None = None
+    # Who last edited the body (None: never edited): words another put in a review never count.
+    edited_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Comment:
     created_at: datetime | None = None
     edited: bool = False  # an edited comment's slash command never counts (it could be rewritten)
     id: int | None = None  # GitHub's comment id, so a reply can point at the command it answers
+    edited_by: str | None = None  # who last edited it, when `edited` (GraphQL `editor`)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Commit:
     author: str | None = None  # GitHub login, None when the email maps to no account
     committer: str | None = None
     co_authors: tuple[str, ...] = ()  # logins from Co-authored-by trailers
+    # Emails of the author, committer or co-authors GitHub maps to no account (the decision resolves
+    # them by the noreply forms and `users:` of the rules, and fails closed on the rest).
+    unresolved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,5 +86,13 @@ class PullRequestFacts:
     open_prs: tuple[OpenPullRequest, ...] = ()
     # Set by an adapter that could not read everything (a truncated list, an error): never approve.
     incomplete: str | None = None
-    # When the head commit was pushed: a slash command counts only if made after it (None: none count).
+    # When the head commit became the head on this base (GitHub's clock): a slash command counts only
+    # if made after it (None: none count).
     head_pushed_at: datetime | None = None
+    # Everyone who made any head of this PR its head (approvalbot's log of the push webhooks).
+    pushers: tuple[str, ...] = ()
+    # Heads still in the PR that nobody is known to have pushed (their webhook was lost): since an
+    # approver may have pushed them, no approval counts (fail closed).
+    unknown_pushes: tuple[str, ...] = ()
+    # When the PR's base branch last changed (GitHub's clock): approvals given before it are stale.
+    base_changed_at: datetime | None = None

@@ -111,8 +111,14 @@ def push(
     commits: list[Commit],
     pusher: str,
     installation: Installation | None,
+    *,
+    forced_to: Commit | None = None,
 ) -> Json:
-    after = commits[-1].sha if commits else before
+    """`forced_to`: a force-push of an existing commit (no new commits; GitHub's payload then has
+    `forced: true`, empty `commits` and that commit as `head_commit`: docs.github.com, "Webhook events
+    and payloads", push)."""
+    after = forced_to.sha if forced_to is not None else commits[-1].sha if commits else before
+    head = forced_to if forced_to is not None else commits[-1] if commits else None
     pushed_by = world.user(pusher)
     return _envelope(
         world,
@@ -125,11 +131,11 @@ def push(
         after=after,
         created=before == "0" * 40,
         deleted=False,
-        forced=False,
+        forced=forced_to is not None,
         base_ref=None,
         compare=f"{urls.web}/{repo.full_name}/compare/{before[:12]}...{after[:12]}",
         commits=[_push_commit(urls, repo, c) for c in commits],
-        head_commit=_push_commit(urls, repo, commits[-1]) if commits else None,
+        head_commit=_push_commit(urls, repo, head) if head is not None else None,
         pusher={"name": pushed_by.login, "email": pushed_by.email or f"{pushed_by.login}@users.noreply"},
     )
 

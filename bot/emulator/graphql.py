@@ -545,6 +545,8 @@ class PullRequestNode(Node):
                 body=r.body,
                 submittedAt=render.stamp(r.submitted_at),
                 commit=_Plain("Commit", oid=r.commit_id),
+                lastEditedAt=render.stamp(r.last_edited_at) if r.last_edited_at else None,
+                editor=_actor(self.ctx, r.editor),
             )
             for r in self.pr.reviews
         ]
@@ -569,6 +571,7 @@ class PullRequestNode(Node):
                 body=c.body,
                 createdAt=render.stamp(c.created_at),
                 lastEditedAt=render.stamp(c.updated_at) if c.edited else None,
+                editor=_actor(self.ctx, c.editor) if c.edited else None,
             )
             for c in found
         ]

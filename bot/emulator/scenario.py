@@ -268,6 +268,34 @@ class Driver:
                 self._pr_event(where, pr, "synchronize", by, before=before, after=parent)
             return [c.sha for c in made]
 
+    def force_push(self, full_name: str, branch: str, sha: str, *, pusher: str) -> None:
+        """`git push --force` of an existing commit `sha` to `branch` (e.g. back to an older head).
+        Sends `push` (`forced: true`) and `pull_request.synchronize` for every open PR headed at
+        `branch`, as GitHub does for any push that moves a PR's head (docs.github.com, "Webhook events
+        and payloads": push, pull_request `synchronize`)."""
+        with self._change():
+            repo = self.world.repo(full_name)
+            commit = repo.commits[sha]
+            before = repo.branches[branch]
+            repo.branches[branch] = sha
+            self._queue(
+                "push",
+                events.push(
+                    self.world,
+                    self.emu.urls,
+                    repo,
+                    branch,
+                    before,
+                    [],
+                    pusher,
+                    self._installation(repo),
+                    forced_to=commit,
+                ),
+            )
+            for where, pr in forks.pulls_headed_at(self.world, repo, branch):
+                pr.head_sha, pr.updated_at = sha, self.world.now()
+                self._pr_event(where, pr, "synchronize", pusher, before=before, after=sha)
+
     # --- pull requests ---------------------------------------------------------------------------
 
     def open_pr(
@@ -485,6 +513,7 @@ class Driver:
             repo, pr = self._pull(full_name, number)
             item = next(r for r in pr.reviews if r.id == review_id)
             old, item.body = item.body, body
+            item.editor, item.last_edited_at = actor, max(self.world.now(), item.submitted_at)
             self._review_event(repo, pr, item, "edited", actor, changes={"body": {"from": old}})
 
     def dismiss_review(self, full_name: str, number: int, review_id: int, actor: str) -> None:
@@ -516,7 +545,7 @@ class Driver:
             repo = self.world.repo(full_name)
             item = repo.comments[comment_id]
             old = item.body
-            item.body = body
+            item.body, item.editor = body, actor
             # GitHub moves updated_at on an edit; keep it distinct from created_at even within a second.
             item.updated_at = max(self.world.now(), item.created_at + timedelta(seconds=1))
             self._comment_event(

@@ -100,6 +100,10 @@ class Review:
     body: str
     commit_id: str
     submitted_at: datetime
+    # Who last edited the body, and when (GraphQL `Comment.editor` / `lastEditedAt`; anyone with write
+    # access may edit another's review: docs.github.com, "Managing disruptive comments").
+    editor: str | None = None
+    last_edited_at: datetime | None = None
 
 
 @dataclass
@@ -111,6 +115,7 @@ class IssueComment:
     created_at: datetime
     updated_at: datetime
     app_id: int | None = None  # set when written through an installation token
+    editor: str | None = None  # who last edited the body (GraphQL `Comment.editor`)
 
     @property
     def edited(self) -> bool:

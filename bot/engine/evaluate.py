@@ -19,10 +19,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
+from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot, PullState
 from bot.adapters.github.writer import GitHubWriteError, MergeMethodRefused, PullRequestWriter, ReviewRequests
 from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
+from bot.core.judgement import HeadEvent, HeadEventKind, Verdict, head_history, latest, plan_digest
 from bot.core.live import AuditEntry, AuditKind, Lock
 from bot.core.model import Kind, PendingState, Plan, ResourceKey
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
@@ -56,9 +57,10 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
         # What the PR would merge, not its head: a PR behind the base would seem to revert the base's news.
         snapshot = source.read(ref.number, pusher=pusher, merged=True)
     except GitHubReadError as error:
-        # Without the head sha there is no check to fail; the job is logged and GitHub keeps the
-        # previous (never approving, once stale) verdict. A retry comes with the next event or reconcile.
+        # The verdict cannot be refreshed: the last head approvalbot knows stops saying approved, if
+        # GitHub still takes writes (the job is retried with the next event or reconcile).
         log.error("%s: cannot read the pull request: %s", ref, error)
+        _withdraw_verdict(services, ref, writer, str(error))
         raise
     pull = snapshot.pull
     if pull.state != "open":
@@ -74,12 +76,16 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
             f"{snapshot.incomplete}. Re-run the check once the cause is gone.",
         )
         log.error("%s: cannot judge the pull request: %s", ref, snapshot.incomplete)
+        _record_verdict(services, ref, pull, "", DecisionState.BLOCKED, (), now)
         _Writes(f"{ref}").attempt(lambda: writer.publish_check(pull.head_sha, output))
         return None
     plan = make_plan(snapshot.base, snapshot.head, snapshot.changes, config or _NO_CONFIG, now)
     plan = with_drift_problems(services.store, ref.repo, plan, snapshot.base, snapshot.head, now)
-    facts = _with_queue(services, ref, _with_head(services, ref, snapshot.facts, pusher, now), now)
+    facts = with_queue(services, ref, _with_head(services, ref, snapshot, now), now)
     decision = decide(config, config_problems, plan, facts, now)
+    # What this judgement rested on, for the merge to be judged the same (bot.engine.merge).
+    approved_by = tuple(sorted({login for a in decision.accounts for login in a.approved_by}))
+    _record_verdict(services, ref, pull, plan_digest(plan), decision.state, approved_by, now)
     _update_locks(services, ref, plan, decision, facts)
     failed = _publish(writer, snapshot, plan, decision, config, rules.note)
     failed += _act(services, writer, ref, snapshot, plan, decision, config)
@@ -96,17 +102,87 @@ def release(services: Services, ref: PullRef) -> None:
 
 
 def _with_head(
-    services: Services, ref: PullRef, facts: PullRequestFacts, pusher: str | None, now: datetime
+    services: Services, ref: PullRef, snapshot: PullRequestSnapshot, now: datetime
 ) -> PullRequestFacts:
-    """The facts, with who pushed the head and since when it is the head, as the store remembers them.
+    """The facts, with everyone who pushed a head of the PR and since when this head is the head on
+    this base, from the store's log of the PR's heads (bot.core.judgement).
 
-    `head_pushed_at` is when approvalbot first saw this head sha (the webhook's arrival, or this very
-    evaluation), never the commit's own date: a committer sets that date freely and could backdate new
-    code so that an old `/approve` would seem to postdate it. A sighting can only come after the push,
-    so the rule errs towards refusing a command, never towards counting one made for older code.
+    A head (or base) no webhook named is logged now, as a sighting stamped with the PR's `updated_at`:
+    GitHub's clock, as the comments it is compared with, and at or after the push, so the rule errs
+    towards refusing a command, never towards counting one made for older code; its pusher is unknown.
+    Never the commit's own date: a committer sets that freely.
     """
-    head = services.store.record_head(ref.repo, ref.number, facts.head_sha, pusher=pusher, seen_at=now)
-    return replace(facts, pusher=head.pusher or facts.pusher, head_pushed_at=head.seen_at)
+    pull = snapshot.pull
+    events = services.store.head_events(ref.repo, ref.number)
+    last = latest(events)
+    if last is None or (last.sha, last.base_ref) != (pull.head_sha, pull.base_ref):
+        at = pull.updated_at or now
+        if last is not None and at < last.at:
+            at = last.at  # what is the head now came last, whatever the stamps say
+        sighting = HeadEvent(pull.head_sha, pull.base_ref, at, HeadEventKind.SEEN)
+        services.store.record_head_event(ref.repo, ref.number, sighting)
+        events = services.store.head_events(ref.repo, ref.number)
+    return with_head_history(snapshot.facts, events, pull.base_ref)
+
+
+def with_head_history(facts: PullRequestFacts, events: list[HeadEvent], base_ref: str) -> PullRequestFacts:
+    """`facts` completed from the PR's head log (as the PR saw it, or as the merge finds it)."""
+    history = head_history(events, facts.head_sha, base_ref, {c.sha for c in facts.commits})
+    return replace(
+        facts,
+        pushers=history.pushers,
+        unknown_pushes=history.unknown,
+        head_pushed_at=history.since,
+        base_changed_at=history.base_changed_at,
+    )
+
+
+def _record_verdict(
+    services: Services,
+    ref: PullRef,
+    pull: PullState,
+    digest: str,
+    state: DecisionState,
+    approved_by: tuple[str, ...],
+    now: datetime,
+) -> None:
+    services.store.record_verdict(
+        Verdict(
+            ref.repo,
+            ref.number,
+            pull.head_sha,
+            pull.base_ref,
+            pull.base_sha,
+            digest,
+            state.value,
+            approved_by,
+            now,
+        )
+    )
+
+
+def _withdraw_verdict(services: Services, ref: PullRef, writer: PullRequestWriter, why: str) -> None:
+    """GitHub could not be read: the latest head approvalbot logged stops counting as approved, for the
+    merge and on its check (when GitHub takes the write), so a verdict made before the outage (a review
+    dismissed meanwhile) is not left standing."""
+    last = latest(services.store.head_events(ref.repo, ref.number))
+    if last is None:
+        return
+    old = services.store.verdict(ref.repo, ref.number, last.sha)
+    if old is not None:
+        services.store.record_verdict(
+            replace(old, state=DecisionState.BLOCKED.value, approved_by=(), decided_at=services.clock())
+        )
+    output = failure_output(
+        "Not judged: GitHub could not be read",
+        f"approvalbot could not read this pull request from GitHub ({why}), so it cannot say whether it "
+        "is approved, and an earlier verdict no longer stands. It is judged again with the next event "
+        "or reconcile; re-run this check once GitHub answers.",
+    )
+    try:
+        writer.publish_check(last.sha, output)
+    except (GitHubWriteError, GitHubReadError) as error:
+        log.error("%s: cannot withdraw the check either: %s", ref, error)
 
 
 # --- which rules govern ---------------------------------------------------------------------------------
@@ -153,11 +229,13 @@ def _config_drift(services: Services, repo: str) -> str | None:
 # --- the lock queue -----------------------------------------------------------------------------------
 
 
-def _with_queue(services: Services, ref: PullRef, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
+def with_queue(services: Services, ref: PullRef, facts: PullRequestFacts, now: datetime) -> PullRequestFacts:
     """The facts, completed with who holds what: the locks of `ref`'s repository are the queue of its ready
     PRs (another repository's PR #n is not this one's, even for an account of the same name).
 
-    A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it.
+    A PR's place in the queue is when it first took a lock, so re-evaluating never reorders it. The
+    merge-time judgement asks the same (before the merged PR's locks are released), so a PR merged
+    while another held its resources is judged blocked at the merge as it was on its check.
     """
     held: dict[int, list[Lock]] = defaultdict(list)
     for lock in services.store.locks(ref.repo):

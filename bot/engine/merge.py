@@ -19,13 +19,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from bot.adapters.github.source import CommitSnapshot, GitHubReadError, MergedPull, PullRequestSource
 from bot.adapters.github.writer import CheckOutput, Conclusion
+from bot.core.commands import CommandName, parse_commands
 from bot.core.decision import Decision, DecisionState, decide
-from bot.core.facts import PullRequestFacts
+from bot.core.facts import PullRequestFacts, ReviewState
+from bot.core.judgement import Verdict, head_history, plan_digest
 from bot.core.live import (
     ApprovedConfig,
     AuditEntry,
@@ -43,7 +46,7 @@ from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
 from bot.engine.baseline import take_baseline
 from bot.engine.drift import restores_live, settle, with_drift_problems
-from bot.engine.evaluate import Rules, governing_rules
+from bot.engine.evaluate import Rules, governing_rules, with_head_history, with_queue
 from bot.engine.notify import send_notifications
 from bot.engine.outbox import deliver, owe
 from bot.engine.services import PullRef, Services
@@ -66,6 +69,9 @@ class Outcome(StrEnum):
     DRIFT = "drift"
     # One of a rebase merge's commits before its last: judged with the last, as one submission.
     PART_OF_MERGE = "part_of_merge"
+    # A PR's merge seen by a push before approvalbot caught up with the PR's own events (its head log
+    # does not know the merged head yet): left unjudged, for the PR's `closed` (or reconcile) to judge.
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,20 @@ class CommitResult:
 
 
 def apply_commit(
-    services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
+    services: Services,
+    repo: str,
+    sha: str,
+    *,
+    installation: int | None = None,
+    pr: int | None = None,
+    final: bool = True,
 ) -> CommitResult:
     """Judge one commit of the default branch (with the whole rebase merge it ends, if it is the last
-    commit of one) and apply it or record it as drift."""
+    commit of one) and apply it or record it as drift.
+
+    `final` False (a push event): a PR's merge is deferred while the store's log of the PR's heads
+    does not know the merged head yet (the PR's own events run in their own lane, and the merge is
+    judged on what they record); its `closed` event, which comes after them, judges it."""
     if services.store.is_applied(sha):
         if services.store.pending_toggle(repo, sha) is not None:
             # Applied, but the toggle's follow-up failed (or crashed) last time: finish it.
@@ -98,6 +114,10 @@ def apply_commit(
     source = services.source(repo, installation)
     merged = _explaining_pull(source.merged_pulls_for_commit(sha), sha, pr)
     number = merged.number if merged else None
+    if merged is not None and not final:
+        events = services.store.head_events(repo, merged.number)
+        if not head_history(events, merged.head_sha, merged.base_ref, ()).current:
+            return CommitResult(sha, Outcome.DEFERRED, number)
     commit = source.read_commit(sha)
     # A rebase merge is judged whole: from the base before its first commit to its last (this one).
     run = rebase_run(source, sha, merged, commit.parents)
@@ -115,10 +135,14 @@ def apply_commit(
     if restores_live(services.store, commit, plan, rules.content, now):
         return _restore(services, ref, commit, plan, rules)
     plan = with_drift_problems(services.store, repo, plan, commit.base, commit.head, now)
-    facts = _facts_at_merge(services, repo, installation, merged, commit)
+    verdict = services.store.verdict(repo, merged.number, merged.head_sha) if merged else None
+    facts = _facts_at_merge(services, repo, installation, merged, commit, verdict)
     decision = decide(config, config_problems, plan, facts, now)
     if plan.valid and decision.state in (DecisionState.APPROVED, DecisionState.NO_APPROVAL_NEEDED):
-        return _apply(services, ref, commit, plan, decision, rules, merged)
+        mismatch = _unlike_the_pr(merged, verdict, plan) if merged else None
+        if mismatch is None:
+            return _apply(services, ref, commit, plan, decision, rules, merged)
+        decision = replace(decision, state=DecisionState.BLOCKED, reasons=(*decision.reasons, mismatch))
     return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
 
 
@@ -129,18 +153,29 @@ def apply_push(
     handled yet, oldest first (see `catch_up_chain`)."""
     source = services.source(repo, installation)
     chain = catch_up_chain(services, source, repo, after, own_stop=before)
-    return walk_and_mark(services, repo, chain, installation=installation)
+    return walk_and_mark(services, repo, chain, installation=installation, final=False)
 
 
 def apply_merged(
     services: Services, repo: str, sha: str, *, installation: int | None = None, pr: int | None = None
 ) -> list[CommitResult]:
     """The merge commit `sha` of PR `pr` (its `closed` event), after every earlier first-parent commit
-    the store has not handled yet."""
+    the store has not handled yet, and then what came after it on the branch.
+
+    Only `sha` is judged for good here: another PR's merge waits (DEFERRED, and the walk with it)
+    while that PR's own events, which run in its own lane, have not reached the store's log of its
+    heads. What came after `sha` is walked too because a later merge's `closed` may have deferred on
+    this one: its walk stopped below it, and nothing else would pick it up until the next event."""
     source = services.source(repo, installation)
-    chain = catch_up_chain(services, source, repo, sha, own_length=1)
+    head = source.default_branch_head()
+    above = source.first_parent_chain(head, stop=None, limit=MAX_WALK)
+    own = above.index(sha) + 1 if sha in above else None
+    if own is None:  # not on the branch's first-parent line within reach: as the event names it
+        chain = catch_up_chain(services, source, repo, sha, own_length=1)
+    else:
+        chain = catch_up_chain(services, source, repo, head, own_length=own)
     pr_of = {sha: pr} if pr is not None else {}
-    return walk_and_mark(services, repo, chain, installation=installation, pr_of=pr_of)
+    return walk_and_mark(services, repo, chain, installation=installation, pr_of=pr_of, final=False)
 
 
 def walk_and_mark(
@@ -150,14 +185,23 @@ def walk_and_mark(
     *,
     installation: int | None = None,
     pr_of: Mapping[str, int] | None = None,
+    final: bool = True,
 ) -> list[CommitResult]:
-    """Judge the chain oldest first; once every commit of it is handled, and it reached down to what
-    was handled before, its newest commit is the branch's new mark (reconcile starts there)."""
+    """Judge the chain oldest first (see `apply_walk`); when it reached down to what was handled
+    before, the newest commit of it handled in order (before any deferred one, and not a rebase
+    commit left to a later one) is the branch's new mark (reconcile starts there)."""
     results = apply_walk(
-        services, repo, list(reversed(chain.commits)), installation=installation, pr_of=pr_of
+        services, repo, list(reversed(chain.commits)), installation=installation, pr_of=pr_of, final=final
     )
-    if chain.contiguous and chain.commits:
-        services.store.set_branch_mark(repo, chain.commits[0])
+    handled: list[CommitResult] = []
+    for result in results:
+        if result.outcome is Outcome.DEFERRED:
+            break
+        handled.append(result)
+    while handled and handled[-1].outcome is Outcome.PART_OF_MERGE:
+        handled.pop()
+    if chain.contiguous and handled:
+        services.store.set_branch_mark(repo, handled[-1].sha)
     return results
 
 
@@ -247,6 +291,7 @@ def apply_walk(
     *,
     installation: int | None = None,
     pr_of: Mapping[str, int] | None = None,
+    final: bool = True,
 ) -> list[CommitResult]:
     """Judge each of these first-parent commits in order. The commits a rebase merge wrote before its
     last are left to that last one when it comes later in the walk: it judges the whole run at once.
@@ -262,7 +307,13 @@ def apply_walk(
             results.append(CommitResult(sha, Outcome.PART_OF_MERGE, covered[sha]))
         else:
             hint = (pr_of or {}).get(sha)
-            results.append(apply_commit(services, repo, sha, installation=installation, pr=hint))
+            # The event's own PR merge is judged for good: its lane has run every event before it.
+            result = apply_commit(
+                services, repo, sha, installation=installation, pr=hint, final=final or hint is not None
+            )
+            results.append(result)
+            if result.outcome is Outcome.DEFERRED:
+                break  # in order: what came after it waits with it
     return results
 
 
@@ -529,22 +580,81 @@ def _facts_at_merge(
     installation: int | None,
     merged: MergedPull | None,
     commit: CommitSnapshot,
+    verdict: Verdict | None,
 ) -> PullRequestFacts:
-    """The PR's facts with only the reviews and commands given before it merged; for a direct push,
-    a PR of nobody's with no reviews (so only changes needing no approval pass)."""
+    """The PR's facts as the PR saw them: only the reviews and commands given before it merged, and
+    the pushers and head times of the store's log of its heads (GitHub cannot give them later); for a
+    direct push, a PR of nobody's with no reviews (so only changes needing no approval pass).
+
+    GitHub stamps to the second: a vote in the merge's own second may have come after it. It counts
+    only when the PR-time verdict of this head already counted its author (the bot merging what it
+    just approved); a rejection in that second counts (the safe side)."""
     if merged is None:
         return PullRequestFacts(
             number=0, author=commit.author or "(direct push)", head_sha=commit.sha, pusher=commit.author
         )
     facts = services.source(repo, installation).read(merged.number).facts
+    counted = {u.casefold() for u in verdict.approved_by} if verdict is not None else set()
     cutoff = merged.merged_at
+
+    def before(at: datetime | None, user: str, approves: bool) -> bool:
+        if cutoff is None or at is None or at < cutoff:
+            return True
+        return at == cutoff and (not approves or user.casefold() in counted)
+
     if cutoff is not None:
         facts = replace(
             facts,
-            reviews=tuple(r for r in facts.reviews if r.submitted_at is None or r.submitted_at <= cutoff),
-            comments=tuple(c for c in facts.comments if c.created_at is None or c.created_at <= cutoff),
+            reviews=tuple(
+                r for r in facts.reviews if before(r.submitted_at, r.user, r.state is ReviewState.APPROVED)
+            ),
+            comments=tuple(c for c in facts.comments if before(c.created_at, c.user, _approves(c.body))),
         )
-    return replace(facts, draft=False, open_prs=(), head_sha=merged.head_sha)
+    facts = replace(facts, draft=False, open_prs=(), head_sha=merged.head_sha)
+    facts = with_head_history(facts, services.store.head_events(repo, merged.number), merged.base_ref)
+    # The locks as the PR saw them: its own are released only after its merge is judged (handlers).
+    return with_queue(services, PullRef(repo, merged.number, installation), facts, services.clock())
+
+
+def _approves(body: str) -> bool:
+    return any(c.name is CommandName.APPROVE for c in parse_commands(body))
+
+
+def _unlike_the_pr(merged: MergedPull, verdict: Verdict | None, plan: Plan) -> str | None:
+    """Why the merge is not what the PR's own check judged, or None. The merge-time judgement (same
+    `decide`, on the PR's facts: votes before the merge, the head log, the locks as they stood) has
+    approved it; the PR-time verdict of the merged head must not have rejected it or found it invalid,
+    and must be about the base merged into and the same change (digest). A check that lagged behind
+    the facts (pending while an approval was already given, blocked until a lost webhook arrived) does
+    not object: the merge-time judgement weighed the same facts in full."""
+    head = merged.head_sha[:12]
+    if verdict is None:
+        return None  # not judged yet (a backlog): the merge-time judgement, on the same facts, stands
+    if verdict.state in (DecisionState.REJECTED.value, DecisionState.INVALID.value):
+        said = _STATE_WORDS.get(verdict.state, verdict.state)
+        return (
+            f"The check of #{merged.number} on head {head} said {said} when it merged; merging past the "
+            "check applies nothing."
+        )
+    if verdict.base_ref != merged.base_ref:
+        return (
+            f"#{merged.number} was judged against {verdict.base_ref}, but merged into {merged.base_ref}: "
+            "the change the approvers saw is not the one merged."
+        )
+    if verdict.plan_digest and verdict.plan_digest != plan_digest(plan):
+        return (
+            f"The change #{merged.number} merged differs from the one its check judged on head {head} "
+            "(the base moved, and the check had not caught up): what was approved is not what merged."
+        )
+    return None
+
+
+_STATE_WORDS = {
+    DecisionState.PENDING.value: "waiting for approval",
+    DecisionState.BLOCKED.value: "blocked",
+    DecisionState.REJECTED.value: "rejected",
+    DecisionState.INVALID.value: "invalid",
+}
 
 
 def _head_document(commit: CommitSnapshot, path: str, account: str) -> dict[str, Any] | None:

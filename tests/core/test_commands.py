@@ -46,3 +46,26 @@ def test_parse_commands(body: str, expected: list[Command]) -> None:
 def test_unknown_commands_are_reported_for_a_reply() -> None:
     found = unknown_commands("/aprove\n/approve\n/lgtm now")
     assert [(u.word, u.line) for u in found] == [("aprove", 1), ("lgtm", 3)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\n/approve\n```",
+        "~~~~\n/approve\n~~~~",
+        "  ```yaml\n/approve\n  ```",
+        "<!--\n/approve\n-->",
+        "text <!-- hidden\n/approve -->",
+        "> quoted\n/approve",
+        "> /approve",
+        "    /approve",
+        "`/approve`",
+    ],
+)
+def test_a_command_in_code_a_comment_or_a_quote_is_not_one(body: str) -> None:
+    assert parse_commands(body) == [] and unknown_commands(body.replace("approve", "aprove")) == []
+
+
+def test_commands_after_code_and_quotes_are_read() -> None:
+    body = "```\n/approve\n```\n<!-- x -->\n> quoted\n\n/winner b\n/approve"
+    assert [(c.name.value, c.argument) for c in parse_commands(body)] == [("winner", "b"), ("approve", "")]

@@ -384,11 +384,13 @@ CASES = [
         reason="approvals.enabled: false",
     ),
     Case(
-        "workflow disabled: not even a config change",
+        # Issue 14: with the workflow off, anyone who can merge could otherwise rewrite the rules.
+        "workflow disabled: a config change still needs an admin",
         facts(),
-        S.NO_APPROVAL_NEEDED,
+        S.PENDING,
         plan=CONFIG_CHANGE,
         config=with_approvals(enabled=False),
+        reason="except this change to .approvalbot.yml itself, which needs an admin",
     ),
     Case(
         "an action that needs no approval",

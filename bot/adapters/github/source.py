@@ -99,6 +99,7 @@ class PullState:
     requested_reviewers: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()
     mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
+    updated_at: datetime | None = None  # GitHub's clock: at or after the latest push, comment or edit
 
 
 @dataclass(frozen=True)
@@ -292,12 +293,13 @@ def _actor_login(actor: Mapping[str, Any] | None) -> str | None:
 
 
 # What the facts read of each review, commit and comment; the pages after the first read the same.
-_REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid }"
+_EDIT_FIELDS = "lastEditedAt editor { __typename login }"  # who last edited a body (no connection: free)
+_REVIEW_FIELDS = "author { __typename login } state body submittedAt commit { oid } " + _EDIT_FIELDS
 _COMMIT_FIELDS = """commit { oid
-          author { user { __typename login } }
-          committer { user { __typename login } }
-          authors(first: 100) { pageInfo { hasNextPage } nodes { user { __typename login } } } }"""
-_COMMENT_FIELDS = "databaseId author { __typename login } body createdAt lastEditedAt"
+          author { email user { __typename login } }
+          committer { email user { __typename login } }
+          authors(first: 100) { pageInfo { hasNextPage } nodes { email user { __typename login } } } }"""
+_COMMENT_FIELDS = "databaseId author { __typename login } body createdAt " + _EDIT_FIELDS
 
 # GitHub prices a query by the connections it may need to fill (see `bot/emulator/ratelimits.py`):
 # this one needs 1 (suites) + 5 (runs) + 25 (annotations) + 1 (parents) + 3 (reviews, commits, comments)
@@ -1078,6 +1080,7 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
         mergeable=data.get("mergeable"),
+        updated_at=_stamp(data.get("updated_at")),
     )
 
 
@@ -1100,6 +1103,7 @@ def _facts(
                 body=node.get("body") or "",
                 commit_id=(node.get("commit") or {}).get("oid", ""),
                 submitted_at=_stamp(node.get("submittedAt")),
+                edited_by=_editor(node),
             )
         )
     commits = []
@@ -1110,12 +1114,17 @@ def _facts(
             problems.append(f"commit {commit['oid'][:12]} has more co-authors than could be read")
         author = _actor_login((commit.get("author") or {}).get("user"))
         co_authors = [_actor_login(a.get("user")) for a in authors["nodes"]]
+        # An identity GitHub maps to no account is kept by its email: the decision tries the noreply
+        # forms and `users:`, and fails closed on what stays unknown (never skipped silently).
+        actors = [commit.get("author") or {}, commit.get("committer") or {}, *authors["nodes"]]
+        unresolved = sorted({str(a["email"]).strip() for a in actors if a.get("email") and not a.get("user")})
         commits.append(
             Commit(
                 sha=commit["oid"],
                 author=author,
                 committer=_actor_login((commit.get("committer") or {}).get("user")),
                 co_authors=tuple(sorted({c for c in co_authors if c and c != author})),
+                unresolved=tuple(unresolved),
             )
         )
     comments, records = [], []
@@ -1129,6 +1138,7 @@ def _facts(
                 node["body"],
                 _stamp(node.get("createdAt")),
                 edited=node.get("lastEditedAt") is not None,
+                edited_by=_editor(node),
             )
         )
         records.append(CommentRecord(int(node["databaseId"]), login, node["body"]))
@@ -1148,6 +1158,14 @@ def _facts(
         incomplete="; ".join(problems) or None,
     )
     return facts, tuple(records)
+
+
+def _editor(node: Mapping[str, Any]) -> str | None:
+    """Who last edited a review's or comment's body: its editor, "(unknown)" when GitHub names none
+    (a deleted account), None when it was never edited."""
+    if node.get("lastEditedAt") is None:
+        return None
+    return _actor_login(node.get("editor")) or "(unknown)"
 
 
 def with_incomplete(snapshot: PullRequestSnapshot, reason: str) -> PullRequestSnapshot:

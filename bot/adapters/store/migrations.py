@@ -112,6 +112,13 @@ def _v9_branch_marks_owed_checks(conn: Connection) -> None:
     t.owed_checks.create(conn)
 
 
+def _v10_head_events_verdicts(conn: Connection) -> None:
+    """The log of every head of a PR (who pushed it, when, on which base) and each head's PR-time
+    verdict, so that the merge is judged on the facts the PR was (issue 14)."""
+    for table in (t.head_events, t.verdicts):
+        table.create(conn)
+
+
 MIGRATIONS: Sequence[Migration] = (
     _v1_live_and_audit,
     _v2_locks_notifications_drift,
@@ -122,6 +129,7 @@ MIGRATIONS: Sequence[Migration] = (
     _v7_drift_resolution,
     _v8_jobs,
     _v9_branch_marks_owed_checks,
+    _v10_head_events_verdicts,
 )
 LATEST = len(MIGRATIONS)
 

@@ -37,6 +37,7 @@ from bot.adapters.store.database import (
 )
 from bot.adapters.store.jobs import Backoff, JobStore, utcnow
 from bot.adapters.store.migrations import migrate
+from bot.core.judgement import HeadEvent, HeadEventKind, Verdict
 from bot.core.live import (
     ApprovedConfig,
     AuditEntry,
@@ -194,6 +195,87 @@ class Store:
         with self._engine.connect() as conn:
             row = conn.execute(select(ph).where(where)).first()
         return None if row is None else _pull_head(row)
+
+    # -- the log of a PR's heads, and their PR-time verdicts (bot.core.judgement) --
+
+    def record_head_event(self, repository: str, number: int, event: HeadEvent) -> None:
+        """Append `event` to PR `number`'s head log; an identical entry already there is not repeated
+        (a redelivered webhook)."""
+        he = t.head_events
+        same = and_(
+            he.c.repository == repository,
+            he.c.pr_number == number,
+            he.c.head_sha == event.sha,
+            he.c.base_ref == event.base_ref,
+            he.c.kind == event.kind.value,
+            he.c.at == event.at,
+            he.c.pusher.is_(None) if event.pusher is None else he.c.pusher == event.pusher,
+        )
+        with self._write() as conn:
+            if conn.execute(select(he.c.id).where(same)).first() is not None:
+                return
+            conn.execute(
+                he.insert().values(
+                    repository=repository,
+                    pr_number=number,
+                    head_sha=event.sha,
+                    base_ref=event.base_ref,
+                    kind=event.kind.value,
+                    pusher=event.pusher,
+                    at=event.at,
+                    recorded_at=self._clock(),
+                )
+            )
+
+    def head_events(self, repository: str, number: int) -> list[HeadEvent]:
+        """PR `number`'s head log, in GitHub's time order."""
+        he = t.head_events
+        where = and_(he.c.repository == repository, he.c.pr_number == number)
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(he).where(where).order_by(he.c.at, he.c.id)).all()
+        return [
+            HeadEvent(r.head_sha, r.base_ref, r.at, HeadEventKind(r.kind), r.pusher, int(r.id)) for r in rows
+        ]
+
+    def record_verdict(self, verdict: Verdict) -> None:
+        """The PR-time verdict of a head; a newer evaluation of the same head replaces it."""
+        v = t.verdicts
+        values = {
+            "base_ref": verdict.base_ref,
+            "base_sha": verdict.base_sha,
+            "plan_digest": verdict.plan_digest,
+            "state": verdict.state,
+            "approved_by": list(verdict.approved_by),
+            "decided_at": verdict.decided_at,
+        }
+        with self._write() as conn:
+            statement = dialect_insert(conn)(v).values(
+                repository=verdict.repository, pr_number=verdict.number, head_sha=verdict.head_sha, **values
+            )
+            conn.execute(
+                statement.on_conflict_do_update(  # type: ignore[attr-defined]
+                    index_elements=["repository", "pr_number", "head_sha"], set_=values
+                )
+            )
+
+    def verdict(self, repository: str, number: int, head_sha: str) -> Verdict | None:
+        v = t.verdicts
+        where = and_(v.c.repository == repository, v.c.pr_number == number, v.c.head_sha == head_sha)
+        with self._engine.connect() as conn:
+            row = conn.execute(select(v).where(where)).first()
+        if row is None:
+            return None
+        return Verdict(
+            row.repository,
+            int(row.pr_number),
+            row.head_sha,
+            row.base_ref,
+            row.base_sha,
+            row.plan_digest,
+            row.state,
+            tuple(row.approved_by or ()),
+            row.decided_at,
+        )
 
     # -- applying merges --
 

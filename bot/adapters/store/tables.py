@@ -179,6 +179,38 @@ pull_heads = Table(
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
 
+# Every head a PR had, in GitHub's time order: who pushed it (when a webhook said), when, on which base
+# (bot.core.judgement.HeadEvent; v9). Append-only: a force-push back to an older head is a new row.
+head_events = Table(
+    "head_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("repository", Name, nullable=False),
+    Column("pr_number", Integer, nullable=False),
+    Column("head_sha", Sha, nullable=False),
+    Column("base_ref", Name, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("pusher", Name),
+    Column("at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+Index("ix_head_events_pr", head_events.c.repository, head_events.c.pr_number)
+
+# The PR-time judgement of each head (bot.core.judgement.Verdict; v9): the merge must match it.
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("repository", Name, primary_key=True),
+    Column("pr_number", Integer, primary_key=True),
+    Column("head_sha", Sha, primary_key=True),
+    Column("base_ref", Name, nullable=False),
+    Column("base_sha", Sha, nullable=False),
+    Column("plan_digest", Sha, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("approved_by", Json, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+)
+
 approved_configs = Table(
     "approved_configs",
     metadata,
