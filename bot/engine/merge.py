@@ -198,19 +198,19 @@ def walk_and_mark(
         if result.outcome is Outcome.DEFERRED:
             break
         handled.append(result)
-    while handled and handled[-1].outcome is Outcome.PART_OF_MERGE:
-        handled.pop()
-    if chain.contiguous and handled:
-        services.store.set_branch_mark(repo, handled[-1].sha)
+    newest = next((r.sha for r in reversed(handled) if r.outcome is not Outcome.PART_OF_MERGE), None)
+    if newest is not None and newest in chain.markable:
+        services.store.set_branch_mark(repo, newest)
     return results
 
 
 @dataclass(frozen=True)
 class CatchUp:
     commits: list[str]  # newest first
-    # The walk reached the branch mark or the newest handled commit (or a baseline was taken below
-    # it): once these are handled, nothing below the newest of them is left unhandled.
-    contiguous: bool
+    # Those of `commits` that may become the mark once handled in order: the ones above where the
+    # handled history was known to end (the mark, a baseline just taken, or for a store without a
+    # mark the newest handled commit). Empty when the walk could not reach it.
+    markable: frozenset[str] = frozenset()
 
 
 def catch_up_chain(
@@ -248,15 +248,21 @@ def catch_up_chain(
     else:
         own = chain.index(own_stop) if own_stop in chain else len(chain)
     if mark in chain:
-        return CatchUp(chain[: max(own, chain.index(mark))], contiguous=True)
+        top = chain.index(mark)
+        # What the event names at or below the mark is walked only where handled (a toggle or check
+        # to finish); unhandled there means older than the baseline, which holds it as it was.
+        handled = services.store.applied(chain[top:own]) | _drift_shas(services)
+        below = [sha for sha in chain[top:own] if sha in handled]
+        return CatchUp(chain[:top] + below, frozenset(chain[:top]))
     if newest_handled is not None:
         # No mark yet (a store from before marks: this walk sets it), or `head` is below the mark (a
         # late event; the mark stays where it is), or the mark lies further back than the deep walk.
-        return CatchUp(chain[: max(own, newest_handled)], contiguous=mark is None)
+        above = chain[: max(own, newest_handled)]
+        return CatchUp(above, frozenset(above) if mark is None else frozenset())
     if mark is not None and head in source.first_parent_chain(mark, stop=None, limit=DEEP_WALK):
         # A late event about a commit below where the bot started (the baseline took it as it was):
         # nothing of it is judged, or a merge the baseline already holds would be applied again.
-        return CatchUp([], contiguous=False)
+        return CatchUp([])
     if mark is None and own < len(chain):
         # The first event of a repository the store never handled: the commit below what it names is
         # where the bot starts, taken as live as it is, before the event's commits are judged (or the
@@ -264,7 +270,7 @@ def catch_up_chain(
         # already started).
         start = chain[own]
         take_baseline(services, repo, start, source.tree(start))
-        return CatchUp(chain[:own], contiguous=True)
+        return CatchUp(chain[:own], frozenset(chain[:own]))
     if mark is not None:
         log.error(
             "%s: the commits handled last (up to %s) are not among the %d first-parent commits below %s: "
@@ -275,13 +281,17 @@ def catch_up_chain(
             len(chain),
             head[:12],
         )
-    return CatchUp(chain[:own], contiguous=False)
+    return CatchUp(chain[:own])
 
 
 def _newest_handled(services: Services, chain: list[str]) -> int | None:
     """Where in `chain` (newest first) the newest commit applied or recorded as drift is."""
-    handled = services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
+    handled = services.store.applied(chain) | _drift_shas(services)
     return next((i for i, sha in enumerate(chain) if sha in handled), None)
+
+
+def _drift_shas(services: Services) -> set[str]:
+    return {d.commit_sha for d in services.store.drift()}
 
 
 def apply_walk(

@@ -228,7 +228,9 @@ def test_a_late_event_about_a_merge_below_the_baseline_applies_nothing(box: Sand
         live = fresh.get_live(CHECKOUT_TEST)
         assert live is not None and live.status is Status.PAUSED and live.revision == 1
 
-        assert apply_merged(services, box.repo, merge_sha, pr=number) == []
+        results = apply_merged(services, box.repo, merge_sha, pr=number)
+        assert merge_sha not in [r.sha for r in results]
+        assert all(r.outcome is Outcome.ALREADY_APPLIED for r in results), results
 
         assert not fresh.is_applied(merge_sha) and fresh.branch_mark(box.repo) == later
         again = fresh.get_live(CHECKOUT_TEST)
