@@ -210,6 +210,7 @@ class _Draft:
     transition: Transition | None
     changes: tuple[FieldChange, ...]
     errors: list[Problem]
+    unreadable: bool = False  # the head file is there but cannot be read (its problems say why)
 
     @property
     def ok(self) -> bool:
@@ -239,10 +240,12 @@ def _classify_file(
     file = change.path if head_load is not None else old_path
     from_status = effective_status(base, now) if base is not None else None
     to_status = effective_status(head, now) if head is not None else None
+    if head_load is not None and head is None:
+        # The head cannot be read: its problems say why. It is no deletion, so there is neither a
+        # transition to judge nor a diff to show (every field would read as removed).
+        return _Draft(key, file, base, None, None, from_status, None, None, (), errors, unreadable=True)
     changes = diff_documents(base.data if base else None, head.data if head else None)
     draft = _Draft(key, file, base, head, None, from_status, to_status, None, changes, errors)
-    if head_load is not None and head is None:
-        return draft  # the head is invalid: its problems say why; there is no transition to judge
     identity = _identity_problem(change, base, head)
     if identity is not None:
         draft.errors.append(identity)
@@ -313,6 +316,7 @@ def _finish(
         uses=uses,
         unmet_dependencies=tuple(sorted(unmet)),
         winner=str(winner) if winner is not None else None,
+        unreadable=draft.unreadable,
     )
 
 

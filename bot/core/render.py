@@ -24,6 +24,11 @@ REFUSED = "refused"  # the group of actions the state machine refused, in text a
 NO_CHANGES = "No resource changes."
 CONFIG_CHANGED = "changes .approvalbot.yml, needs an admin of"
 FILE_REMOVED = "the file is removed ({count} fields)"
+CANNOT_BE_READ = "cannot be read"
+UNREADABLE = (
+    "the file cannot be read, so what it asks for cannot be judged; fix the problem{s} below "
+    "(nothing is deleted)"
+)
 WAITS_FOR = "waits for (not live on the base, not published by this change)"
 
 _SIGN = {FieldChange.Kind.ADDED: "+", FieldChange.Kind.REMOVED: "-", FieldChange.Kind.CHANGED: "~"}
@@ -72,6 +77,7 @@ def _action_json(action: PlannedAction, config: RepoConfig | None) -> dict[str, 
             {"account": k.account, "kind": k.kind.value, "id": k.id} for k in action.unmet_dependencies
         ],
         "winner": action.winner,
+        "unreadable": action.unreadable,
     }
     if config is not None:
         out["approvals_required"] = approvals_required(action, config)
@@ -130,7 +136,9 @@ def render_text(plan: Plan, config: RepoConfig | None = None) -> str:
 def _text_action(group: str, action: PlannedAction, config: RepoConfig | None) -> list[str]:
     out = [f"  {group}: {action.key.kind.value} {action.key.id} ({action.file})"]
     out.append(f"    {_transition(action)}{_pending_text(action, config)}")
-    if _deleted(action):
+    if action.unreadable:
+        out.append(f"    {_unreadable(action)}")
+    elif _deleted(action):
         out.append(f"    - {FILE_REMOVED.format(count=len(action.changes))}")
     else:
         for change in action.changes:
@@ -206,8 +214,11 @@ def render_markdown(plan: Plan, config: RepoConfig | None = None) -> str:
 
 def _md_action(action: PlannedAction, config: RepoConfig | None) -> str:
     head = f"**{action.key.kind.value.replace('_', ' ')} `{action.key.id}`** · `{action.file}`"
-    status = f"{status_name(action.from_status)} → {status_name(action.to_status)}"
-    lines = [head, "", f"{status}{_md_pending(action, config)}"]
+    lines = [head, "", f"{_transition(action)}{_md_pending(action, config)}"]
+    if action.unreadable:
+        lines += ["", _unreadable(action).capitalize() + "."]
+        lines += [f"\n> **Refused** `{p.file}:{p.line}`: {_md_escape(p.message)}" for p in action.errors]
+        return "\n".join(lines)
     if _deleted(action):
         # What a deletion removes is the whole file the reviewer already knows: fold it away.
         listing = "\n".join(f"- `{c.dotted}`: {_code(short(c.old))}" for c in action.changes)
@@ -401,7 +412,12 @@ def _deleted(action: PlannedAction) -> bool:
 
 
 def _transition(action: PlannedAction) -> str:
-    return f"{status_name(action.from_status)} → {status_name(action.to_status)}"
+    head = CANNOT_BE_READ if action.unreadable else status_name(action.to_status)
+    return f"{status_name(action.from_status)} → {head}"
+
+
+def _unreadable(action: PlannedAction) -> str:
+    return UNREADABLE.format(s="s" if len(action.errors) != 1 else "")
 
 
 def short(value: Any) -> str:
