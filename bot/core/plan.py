@@ -46,9 +46,20 @@ CHANGED_ID = "the id changed from {old!r} to {new!r}: an id never changes; creat
 CHANGED_KIND = "the kind changed from {old} to {new}: delete this resource and create a new one instead"
 BROKEN_BASE = "the base version of this file is invalid ({problems}); fix it on the base branch first"
 IN_USE = (
-    "remote config {id!r} cannot be deleted while {users} use{s} it; finish those experiments or "
-    "remove their overrides first"
+    "remote config {id!r} cannot be deleted while {users} use{s} it (the default branch would be left "
+    "with overrides of a variable that does not exist); {advice}"
 )
+# What to do instead, by the status of the experiments that use the variable.
+IN_USE_ADVICE = {
+    "using": "finish {them} or remove {their} overrides first",
+    Status.DRAFT: "remove the overrides from {them}, or delete {them}, in this change or first",
+    Status.FINISHED: "delete {them} in this change or first",
+}
+_SOME = {
+    "using": "the scheduled, running or paused ones",
+    Status.DRAFT: "the drafts",
+    Status.FINISHED: "the finished ones",
+}
 DUPLICATE = "{name} is also defined in {others}; ids must be unique per account and kind"
 BROKEN_HEAD_CONFIG = "this change leaves {config} invalid: {problem}"
 
@@ -349,23 +360,35 @@ def _duplicates(draft: _Draft, after: _Reader) -> list[Problem]:
 
 
 def _in_use(draft: _Draft, after: _Reader, now: datetime) -> list[Problem]:
+    """A deleted variable that an experiment of the head still overrides, whatever that experiment's status.
+
+    A draft or finished user matters too: the default branch would fail `approvalbot validate`.
+    """
     key = draft.key
     candidates = [p for p in after.account_paths(key.account) if p != draft.file]
-    users = []
+    users: list[tuple[Status, str]] = []
     for path in after.tree.mentioning(key.id, candidates):
         experiment = after.resource(path)
         if experiment is None or experiment.key.kind is not Kind.EXPERIMENT:
             continue
-        if effective_status(experiment, now) in USING_STATUSES and key.id in rules.overrides_used(experiment):
-            users.append(
-                f"{effective_status(experiment, now).value} experiment {experiment.key.id!r} ({path})"
-            )
+        if key.id in rules.overrides_used(experiment):
+            status = effective_status(experiment, now)
+            users.append((status, f"{status.value} experiment {experiment.key.id!r} ({path})"))
     if not users:
         return []
     where = draft.base or draft.head
     assert where is not None
-    s = "s" if len(users) == 1 else ""
-    return [_at_status(where, f"{_name(key)}: " + IN_USE.format(id=key.id, users=", ".join(users), s=s))]
+    many = len(users) != 1
+    groups = {"using" if status in USING_STATUSES else status for status, _ in users}
+    advice = []
+    for group in ("using", Status.DRAFT, Status.FINISHED):
+        if group not in groups:
+            continue
+        them = "it" if not many else "those experiments" if len(groups) == 1 else _SOME[group]
+        advice.append(IN_USE_ADVICE[group].format(them=them, their="its" if them == "it" else "their"))
+    names = ", ".join(name for _, name in users)
+    message = IN_USE.format(id=key.id, users=names, s="" if many else "s", advice="; ".join(advice))
+    return [_at_status(where, f"{_name(key)}: {message}")]
 
 
 def _config_accounts(base: Tree, head: Tree) -> tuple[tuple[str, ...], list[Problem]]:
