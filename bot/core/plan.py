@@ -8,7 +8,7 @@ Every problem of the change is collected and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -29,6 +29,7 @@ from bot.core.model import (
     Status,
 )
 from bot.core.repo_config import CONFIG_PATH, Account, RepoConfig, parse_repo_config
+from bot.core.schedule import clock_steps
 from bot.core.transitions import USING_STATUSES, Refusal, Transition, classify, effective_status
 from bot.core.tree import ChangeType, FileChange, Tree, prefetch
 
@@ -61,6 +62,11 @@ _SOME = {
     Status.FINISHED: "the finished ones",
 }
 DUPLICATE = "{name} is also defined in {others}; ids must be unique per account and kind"
+CLOCK_RULE = {
+    "start_at": "a scheduled experiment starts at its start_at",
+    "end_at": "a running experiment finishes at its end_at",
+}
+HEAD_CLOCK_HINT = "keep the schedule in the future, or change the status itself in a change of its own"
 BROKEN_HEAD_CONFIG = "this change leaves {config} invalid: {problem}"
 
 
@@ -268,11 +274,60 @@ def _classify_file(
     if verdict is None:
         return None
     if isinstance(verdict, Refusal):
-        draft.errors.append(_at_status(example, f"{_name(key)}: {verdict.message}"))
+        message = _clock_refusal(verdict, base, head, fields, now) or verdict.message
+        draft.errors.append(_at_status(example, f"{_name(key)}: {message}"))
         return draft
     draft.action = verdict.action
     draft.transition = verdict
     return draft
+
+
+def _clock_refusal(
+    verdict: Refusal, base: Resource | None, head: Resource | None, fields: frozenset[str], now: datetime
+) -> str | None:
+    """A refusal told as the file asks it, when the clock moved a status the file does not write.
+
+    `classify` judges effective statuses: a `running` file whose end_at has passed is finished. Its
+    "finished → finished" names a transition nobody wrote; this says what the file asks for, what the
+    clock made of it and why, and what is allowed. None when the clock changed nothing.
+    """
+    on_base = _clock_fact(base, now) if base is not None else None
+    on_head = _clock_fact(head, now) if head is not None else None
+    if on_base is None and on_head is None:
+        return None
+    edits = sorted(fields - {"status"})
+    edited = f" and edits {', '.join(edits)}" if edits else ""
+    if head is None:
+        asks = "the change deletes the file"
+    elif base is not None and base.status == head.status:
+        asks = f"the file keeps status: {head.status.value}{edited}"
+    else:
+        asks = f"the file asks for status: {head.status.value}{edited}"
+    allowed = ", ".join(a.label for a in verdict.allowed) or "none"
+    if on_base is not None:
+        why = f"{on_base[0]}, so it is {on_base[1].value} already"
+        reason = verdict.reason
+    else:
+        assert on_head is not None
+        why = f"on the head {on_head[0]}, so the merge would make it {on_head[1].value} at once"
+        reason = HEAD_CLOCK_HINT
+    return f"{asks}, but {why}; {reason} (allowed from here: {allowed})"
+
+
+def _clock_fact(resource: Resource, now: datetime) -> tuple[str, Status] | None:
+    """('schedule.end_at (…) has passed and a running experiment finishes at its end_at', finished)."""
+    steps = clock_steps(resource.key.kind, resource.status, resource.data, now)
+    if not steps:
+        return None
+    schedule = resource.data.get("schedule")
+    written = schedule if isinstance(schedule, Mapping) else {}
+    facts = []
+    for step in steps:
+        field = "start_at" if step.to_status is Status.RUNNING else "end_at"
+        facts.append(
+            f"schedule.{field} ({written.get(field, step.at.isoformat())}) has passed and {CLOCK_RULE[field]}"
+        )
+    return "; ".join(facts), steps[-1].to_status
 
 
 def _identity_problem(change: FileChange, base: Resource | None, head: Resource | None) -> Problem | None:
