@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.repo_config import RepoConfig
-from bot.engine.evaluate import Evaluation, evaluate_pull, release
+from bot.engine.evaluate import Evaluation, clear_waiting_labels, evaluate_pull, release
 from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
@@ -74,6 +74,8 @@ def on_pull_request(
         default = payload["repository"].get("default_branch")
         if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
             _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        # After the apply: a label GitHub refuses to remove fails the job (retried), never the apply.
+        clear_waiting_labels(services, ref, [str(label.get("name")) for label in pull.get("labels") or []])
         return None
     pusher = _sender(payload) if action == "synchronize" else None
     return evaluate_pull(services, ref, pusher=pusher)

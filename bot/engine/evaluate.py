@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
-from bot.adapters.github.writer import GitHubWriteError, MergeMethodRefused, PullRequestWriter, ReviewRequests
-from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
+from bot.adapters.github.writer import (
+    GitHubWriteError,
+    MergeMethodRefused,
+    PullRequestWriter,
+    ReviewRequests,
+    is_managed_label,
+)
+from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS, Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.live import AuditEntry, AuditKind, Lock
 from bot.core.model import Kind, PendingState, Plan, ResourceKey
@@ -63,6 +69,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     pull = snapshot.pull
     if pull.state != "open":
         release(services, ref)
+        clear_waiting_labels(services, ref, pull.labels)
         return None
     now = services.clock()
     rules = governing_rules(services, ref.repo, snapshot.config)
@@ -93,6 +100,22 @@ def release(services: Services, ref: PullRef) -> None:
     """Drop the PR's locks; PRs that may have waited on them are re-checked."""
     if services.store.release_locks(ref.repo, ref.number):
         _reevaluate_others(services, ref)
+
+
+# Labels that say what a PR is waiting for; once it is merged or closed it waits for nothing. `approved`
+# and `rejected` stay: they record how it ended.
+_WAITING_LABELS = frozenset({STATE_LABELS[DecisionState.BLOCKED]})
+
+
+def clear_waiting_labels(services: Services, ref: PullRef, labels: Iterable[str]) -> None:
+    """Remove the pending and `blocked` labels of a merged or closed PR (`labels`: those it has now)."""
+    current = tuple(labels)
+    kept = [n for n in current if is_managed_label(n) and not _waiting(n)]
+    services.writer(ref).set_labels(ref.number, kept, current)
+
+
+def _waiting(label: str) -> bool:
+    return label.startswith(PENDING_LABEL_PREFIX) or label in _WAITING_LABELS
 
 
 def _with_head(
