@@ -268,6 +268,11 @@ def _publish(
     return writes.failed
 
 
+def _quoted(text: str) -> str:
+    """Markdown quote of every line, so feedback over several lines stays one quote."""
+    return "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+
+
 class _Writes:
     """Runs writes one by one: a refusal is logged as one plain line (what, and which permission GitHub
     says it needs), never a traceback, and kept, so the other writes, the audit and the notifications
@@ -314,7 +319,7 @@ def _act(
     if config is None or pull.draft:
         return writes.failed
     if decision.state is DecisionState.REJECTED:
-        feedback = "\n".join(f"> **{f.user}**: {f.text}" for f in decision.feedback) or "> (no feedback)"
+        feedback = "\n>\n".join(_quoted(f"**{f.user}**: {f.said}") for f in decision.feedback)
         if once.claim("rejected"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.REJECTION, decision)
             keep = config.approvals.on_reject is OnReject.KEEP_OPEN
