@@ -583,6 +583,16 @@ def _winner_refusal(choice: _WinnerChoice, finishing: Sequence[PlannedAction]) -
             f"{choice.variant!r}; its variants are: {variants}. Approve again with one of them; "
             "the approval does not count until then."
         )
+    if action.winner is not None and action.winner != choice.variant:
+        # Live and the default branch must say one thing: the merge puts the file on the branch, so a
+        # winner the file contradicts would go live with the branch saying otherwise, and nothing would
+        # report it. The file is changed (or the /winner dropped), never silently overruled.
+        return (
+            f"{who}'s /winner {choice.variant} was refused: the file says winner: {action.winner}, and "
+            f"the live state must say what the default branch says. Either the file is changed to winner: "
+            f"{choice.variant} (a push; approve again), or approve without /winner to keep "
+            f"{action.winner}; the approval does not count until then."
+        )
     return None
 
 
