@@ -190,7 +190,9 @@ def make_plan(
             drafts.append(draft)
     _prefetch_references(drafts, before, after)
     published = {d.key for d in drafts if d.key.kind is Kind.REMOTE_CONFIG and d.head_live and d.ok}
-    actions = tuple(sorted((_finish(d, before, after, published, now) for d in drafts), key=_order))
+    touched = frozenset(c.path for c in changes)
+    finished = (_finish(d, before, after, published, now, touched) for d in drafts)
+    actions = tuple(sorted(finished, key=_order))
     return Plan(actions, tuple(sorted(set(errors))), config_changed, config_accounts)
 
 
@@ -347,7 +349,12 @@ def _identity_problem(change: FileChange, base: Resource | None, head: Resource 
 
 
 def _finish(
-    draft: _Draft, before: _Reader, after: _Reader, published: set[ResourceKey], now: datetime
+    draft: _Draft,
+    before: _Reader,
+    after: _Reader,
+    published: set[ResourceKey],
+    now: datetime,
+    touched: frozenset[str] = frozenset(),
 ) -> PlannedAction:
     """Adds what needs the other files: references, dependencies, users of a deleted variable."""
     errors = list(draft.errors)
@@ -357,7 +364,9 @@ def _finish(
     if head is not None and key.kind is Kind.EXPERIMENT:
         uses = rules.overrides_used(head)
         variables = {i: rc for i in uses if (rc := after.remote_config(key.account, i)) is not None}
-        errors += rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()})
+        broken = {i: _unreadable_variable(after, key.account, i, touched) for i in uses if i not in variables}
+        unreadable = {i: where for i, (found, where) in broken.items() if found}
+        errors += rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()}, unreadable)
         if draft.to_status in USING_STATUSES:
             unmet = _unmet(key.account, variables, before, published, now)
     if head is not None:
@@ -384,6 +393,20 @@ def _finish(
         winner=str(winner) if winner is not None else None,
         unreadable=draft.unreadable,
     )
+
+
+def _unreadable_variable(
+    after: _Reader, account: str, ident: str, touched: frozenset[str]
+) -> tuple[bool, str | None]:
+    """Whether the variable `ident` has a file that cannot be read, and where to point if so.
+
+    A file this change touches has its own problems in the plan: point nowhere (None), so the one cause
+    is said once, at the variable. An untouched one is named, as nothing else in the plan mentions it."""
+    for path in after.named(account, ident):
+        loaded = after.load(path)
+        if loaded is not None and loaded.resource is None:
+            return True, (None if path in touched else path)
+    return False, None
 
 
 def _unmet(

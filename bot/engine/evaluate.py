@@ -36,7 +36,7 @@ from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, OnReject, RepoConfig, parse_repo_config
 from bot.engine.drift import with_drift_problems
 from bot.engine.notify import send_notifications
-from bot.engine.report import check_output, comment_body, failure_output
+from bot.engine.report import check_output, comment_body, failure_output, files_at
 from bot.engine.services import PullRef, Services
 
 log = logging.getLogger("approvalbot.evaluate")
@@ -263,7 +263,10 @@ def _publish(
         # the diff is the PR's own files, not GitHub's test merge; the other notes are as plain.
         output = replace(output, summary="\n\n".join([output.summary, *notes]))
     attempt(lambda: writer.publish_check(pull.head_sha, output, snapshot.check_runs))
-    attempt(lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments))
+    links = files_at(pull.repo_url, pull.head_sha)
+    attempt(
+        lambda: writer.upsert_comment(pull.number, comment_body(plan, config, links), read=snapshot.comments)
+    )
     attempt(lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
     return writes.failed
 

@@ -98,6 +98,7 @@ class PullState:
     requested_reviewers: tuple[str, ...] = ()
     requested_teams: tuple[str, ...] = ()
     mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
+    repo_url: str = ""  # the base repository's web address (`base.repo.html_url`), for links to files
 
 
 @dataclass(frozen=True)
@@ -1026,6 +1027,7 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         requested_reviewers=tuple(u["login"] for u in data.get("requested_reviewers", [])),
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
         mergeable=data.get("mergeable"),
+        repo_url=str(((data.get("base") or {}).get("repo") or {}).get("html_url") or ""),
     )
 
 
