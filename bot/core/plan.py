@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 from bot.core import rules
 from bot.core.diff import changed_top_fields, diff_documents
-from bot.core.loading import load_resource
+from bot.core.loading import load_resource, with_yaml11_hint
 from bot.core.model import (
     Action,
     FieldChange,
@@ -366,7 +366,8 @@ def _finish(
         variables = {i: rc for i in uses if (rc := after.remote_config(key.account, i)) is not None}
         broken = {i: _unreadable_variable(after, key.account, i, touched) for i in uses if i not in variables}
         unreadable = {i: where for i, (found, where) in broken.items() if found}
-        errors += rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()}, unreadable)
+        references = rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()}, unreadable)
+        errors += _hinted(after.tree, head.path, references)
         if draft.to_status in USING_STATUSES:
             unmet = _unmet(key.account, variables, before, published, now)
     if head is not None:
@@ -393,6 +394,14 @@ def _finish(
         winner=str(winner) if winner is not None else None,
         unreadable=draft.unreadable,
     )
+
+
+def _hinted(tree: Tree, path: str, problems: list[Problem]) -> list[Problem]:
+    """Problems of `path` with the YAML 1.1 hint where one applies (the file is read again only then)."""
+    if not problems:
+        return problems
+    text = (tree.read(path) or b"").decode("utf-8", "replace")
+    return [with_yaml11_hint(p, text) for p in problems]
 
 
 def _unreadable_variable(

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 
 from bot.core import rules
-from bot.core.loading import load_resource
+from bot.core.loading import load_resource, with_yaml11_hint
 from bot.core.model import Kind, Problem, Resource
 from bot.core.repo_config import CONFIG_PATH, RepoConfig
 from bot.core.tree import Tree, prefetch
@@ -92,7 +92,9 @@ def validate_tree(tree: Tree, config: RepoConfig) -> list[Problem]:
     unreadable: set[tuple[str, str]] = set()
     resources, problems = load_tree(tree, config, unreadable)
     problems.extend(rules.check_unique_ids(resources))
-    problems.extend(check_all_references(resources, unreadable))
+    references = check_all_references(resources, unreadable)
+    texts = {p.file: (tree.read(p.file) or b"").decode("utf-8", "replace") for p in references}
+    problems.extend(with_yaml11_hint(p, texts[p.file]) for p in references)
     return sorted(set(problems))
 
 
