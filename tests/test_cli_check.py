@@ -225,7 +225,7 @@ def test_validate_a_directory_on_disk(repo: GitRepo, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "validate", str(repo.path))
     assert code == 1 and out.startswith(f"{EXP}:") and "2 problems in 1 file" in out
     code, out, _ = run(capsys, "validate", str(repo.path), "--rev", "HEAD", "--format", "json")
-    assert code == 0 and json.loads(out) == {"valid": True, "errors": [], "warnings": []}
+    assert code == 0 and json.loads(out) == {"version": 1, "valid": True, "errors": [], "warnings": []}
 
 
 def test_validate_a_bare_repository_reads_head(
