@@ -13,7 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.repo_config import RepoConfig
-from bot.engine.evaluate import Evaluation, clear_waiting_labels, evaluate_pull, release
+from bot.engine.evaluate import (
+    Evaluation,
+    audit_closed,
+    audit_resubmission,
+    audit_withdrawal,
+    clear_waiting_labels,
+    evaluate_pull,
+    release,
+)
 from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
@@ -70,15 +78,23 @@ def on_pull_request(
     if action == "edited" and "base" not in (payload.get("changes") or {}):
         return None  # a new title or body changes nothing approvalbot decides
     if action == "closed":
+        held = [lock for lock in services.store.locks(ref.repo) if lock.pr_number == ref.number]
         release(services, ref)
         default = payload["repository"].get("default_branch")
         if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
             _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
+        elif not pull.get("merged"):
+            audit_closed(services, ref, pull, _sender(payload), held)
         # After the apply: a label GitHub refuses to remove fails the job (retried), never the apply.
         clear_waiting_labels(services, ref, [str(label.get("name")) for label in pull.get("labels") or []])
         return None
     pusher = _sender(payload) if action == "synchronize" else None
-    return evaluate_pull(services, ref, pusher=pusher)
+    evaluation = evaluate_pull(services, ref, pusher=pusher)
+    if action == "converted_to_draft" and evaluation is not None:
+        audit_withdrawal(services, evaluation, pull, _sender(payload))
+    if action == "ready_for_review" and evaluation is not None:
+        audit_resubmission(services, evaluation, pull)
+    return evaluation
 
 
 def _sender(payload: Payload) -> str | None:

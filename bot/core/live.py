@@ -99,6 +99,9 @@ class AuditKind(StrEnum):
     NOTIFICATION = "notification"
     TOGGLE = "toggle"
     DRIFT_RESOLVED = "drift_resolved"
+    RULES_CHANGE = "rules_change"  # a grant, revocation or policy edit of .approvalbot.yml, applied
+    WITHDRAWAL = "withdrawal"  # a ready PR converted back to draft: its request for approval withdrawn
+    CLOSED = "closed"  # a PR closed without being merged
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot
 from bot.adapters.github.writer import (
@@ -52,6 +53,7 @@ class Evaluation:
     plan: Plan
     decision: Decision
     config: RepoConfig | None
+    audited: tuple[AuditKind, ...] = ()  # what this evaluation wrote to the audit log
 
 
 def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None) -> Evaluation | None:
@@ -89,11 +91,12 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     decision = decide(config, config_problems, plan, facts, now)
     _update_locks(services, ref, plan, decision, facts)
     failed = _publish(writer, snapshot, plan, decision, config, rules.note)
-    failed += _act(services, writer, ref, snapshot, plan, decision, config)
+    audited: list[AuditKind] = []
+    failed += _act(services, writer, ref, snapshot, plan, decision, config, audited)
     if failed:
         # The audit and the notifications are done (each once); the job fails so that it is retried.
         raise GitHubWriteError("; ".join(str(error) for error in failed))
-    return Evaluation(ref, pull.head_sha, plan, decision, config)
+    return Evaluation(ref, pull.head_sha, plan, decision, config, tuple(audited))
 
 
 def release(services: Services, ref: PullRef) -> None:
@@ -308,9 +311,11 @@ def _act(
     plan: Plan,
     decision: Decision,
     config: RepoConfig | None,
+    audited: list[AuditKind],
 ) -> list[GitHubWriteError]:
-    """Act on the verdict; a refused write (a comment, the close, the merge) is returned, not raised,
-    so that the audit and the notifications happen whatever GitHub answered."""
+    """Act on the verdict (`audited` collects the audit kinds written); a refused write (a comment,
+    the close, the merge) is returned, not raised, so that the audit and the notifications happen
+    whatever GitHub answered."""
     pull = snapshot.pull
     once = _Once(services, f"{ref}@{pull.head_sha}")
     writes = _Writes(f"{ref}")
@@ -352,6 +357,7 @@ def _act(
                 writes.refused(error)
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
+        audited.append(AuditKind.SUBMISSION)
     _notify(services, ref, snapshot, plan, decision, config)
     return writes.failed
 
@@ -422,6 +428,71 @@ def _audit(
                     "repository": ref.repo,
                     "pending": action.pending_state.value if action.pending_state else None,
                 },
+            )
+        )
+
+
+def audit_resubmission(services: Services, evaluation: Evaluation, pull: Mapping[str, Any]) -> None:
+    """A PR made ready again on a head already submitted once (the request had been withdrawn): a new
+    submission, though the evaluation's once-per-head record had it already. Once per event."""
+    if evaluation.decision.state is not DecisionState.PENDING or AuditKind.SUBMISSION in evaluation.audited:
+        return
+    ref = evaluation.ref
+    if services.store.claim_notification(f"{ref}:ready:{pull.get('updated_at')}"):
+        _audit(services, ref, evaluation.head_sha, evaluation.plan, AuditKind.SUBMISSION, evaluation.decision)
+
+
+def audit_withdrawal(
+    services: Services, evaluation: Evaluation, pull: Mapping[str, Any], actor: str | None
+) -> None:
+    """A ready PR converted back to draft: its request for approval is withdrawn (SPEC §1), once per event."""
+    ref = evaluation.ref
+    asked = [a for a in evaluation.plan.actions if a.requires_approval]
+    if not asked or not services.store.claim_notification(f"{ref}:withdrawn:{pull.get('updated_at')}"):
+        return
+    for action in asked:
+        services.store.audit(
+            AuditEntry(
+                AuditKind.WITHDRAWAL,
+                resource=action.key,
+                actor=actor,
+                pr_number=ref.number,
+                commit_sha=evaluation.head_sha,
+                action=action.action,
+                detail={
+                    "repository": ref.repo,
+                    "pending": action.pending_state.value if action.pending_state else None,
+                },
+            )
+        )
+
+
+def audit_closed(
+    services: Services, ref: PullRef, pull: Mapping[str, Any], actor: str | None, held: Iterable[Lock] = ()
+) -> None:
+    """A PR closed without a merge (by a person, or by approvalbot on a rejection), once per closing: one
+    entry per resource it held locked (a ready PR's), else one for the PR (a draft holds nothing)."""
+    closed_at = pull.get("closed_at")
+    if not services.store.claim_notification(f"{ref}:closed:{closed_at}"):
+        return
+    head = (pull.get("head") or {}).get("sha")
+    detail = {
+        "repository": ref.repo,
+        "merged": False,
+        "closed_at": closed_at,
+        "draft": bool(pull.get("draft")),
+    }
+    locks: list[Lock | None] = list(held)
+    for lock in locks or [None]:
+        pending = lock.pending_state.value if lock is not None and lock.pending_state else None
+        services.store.audit(
+            AuditEntry(
+                AuditKind.CLOSED,
+                resource=lock.key if lock is not None else None,
+                actor=actor,
+                pr_number=ref.number,
+                commit_sha=str(head) if head else None,
+                detail={**detail, "pending": pending} if lock is not None else detail,
             )
         )
 
