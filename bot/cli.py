@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -153,18 +154,67 @@ def read_facts(path: Path) -> Any:
 
 
 def configure_validate(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="?", default=".", help="the config repository (default: .)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["."],
+        metavar="PATH",
+        help="the config repository (default: .), or resource files in one: only their problems are shown",
+    )
     parser.add_argument("--rev", help="check this git revision instead of the files on disk")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
+VALIDATE_JSON_VERSION = 1
+
+
 def run_validate(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    if not path.is_dir():
-        raise UsageError(f"{path} is not a directory; give the root of the config repository")
-    problems, warnings = validate_repo(path, args.rev)
-    _print_problems(problems, warnings, args.format)
-    return EXIT_REFUSED if problems else EXIT_OK
+    paths = [Path(p) for p in args.paths]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]} is not a directory or a file; give a config repository or its files")
+    dirs = [p for p in paths if p.is_dir()]
+    if dirs and len(paths) > 1:
+        raise UsageError("give either one config repository or some of its files, not both")
+    if dirs:
+        problems, warnings = validate_repo(dirs[0], args.rev)
+        _print_problems(problems, warnings, args.format)
+        return EXIT_REFUSED if problems else EXIT_OK
+    root, files = _files_in_repo(paths)
+    problems, warnings = validate_repo(root, args.rev)
+    mine = [p for p in problems if p.file in files or p.file == CONFIG_PATH]
+    others = len(problems) - len(mine)
+    _print_problems(mine, warnings, args.format, files=files, others=(others, root))
+    return EXIT_REFUSED if mine else EXIT_OK
+
+
+def _files_in_repo(paths: Sequence[Path]) -> tuple[Path, list[str]]:
+    """The config repository holding `paths` (the nearest folder above them with .approvalbot.yml, or
+    git's top level) and each file's path inside it."""
+    first = paths[0].resolve()
+    root = next((d for d in first.parents if (d / CONFIG_PATH).is_file()), None)
+    if root is None:
+        found = subprocess.run(
+            ["git", "-C", str(first.parent), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        root = Path(found.stdout.strip()) if found.returncode == 0 and found.stdout.strip() else None
+    if root is None:
+        raise UsageError(
+            f"{paths[0]} is in no config repository: there is no {CONFIG_PATH} in any folder above it "
+            "and it is not in a git repository; give the repository's root instead"
+        )
+    files = []
+    for path in paths:
+        try:
+            files.append(path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            raise UsageError(
+                f"{path} is not in the config repository {root}; give files of one repository"
+            ) from None
+    return root, files
 
 
 def validate_repo(path: Path, rev: str | None) -> tuple[list[Problem], list[Problem]]:
@@ -194,25 +244,48 @@ def _validate_tree_source(path: Path, rev: str | None) -> Tree:
     return WorkTree(path)
 
 
-def _print_problems(problems: Sequence[Problem], warnings: Sequence[Problem], fmt: str) -> None:
+def _print_problems(
+    problems: Sequence[Problem],
+    warnings: Sequence[Problem],
+    fmt: str,
+    *,
+    files: Sequence[str] | None = None,
+    others: tuple[int, Path] | None = None,
+) -> None:
+    """`files`: the files asked about (their problems only); `others`: problems elsewhere, and where."""
+    elsewhere = others[0] if others is not None else 0
     if fmt == "json":
-        as_json = [
-            {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in problems
-        ]
-        warned = [
-            {"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in warnings
-        ]
-        print(json.dumps({"valid": not problems, "errors": as_json, "warnings": warned}, indent=2))
+        out: dict[str, object] = {
+            "version": VALIDATE_JSON_VERSION,
+            "valid": not problems,
+            "errors": [_problem_dict(p) for p in problems],
+            "warnings": [_problem_dict(p) for p in warnings],
+        }
+        if files is not None:
+            out["files"] = list(files)
+            out["other_problems"] = elsewhere
+        print(json.dumps(out, indent=2))
         return
     for warning in warnings:
         print(f"warning: {warning}")
     for problem in problems:
         print(problem)
-    files = len({p.file for p in problems})
+    count = len({p.file for p in problems})
     if problems:
-        print(f"{_count(len(problems), 'problem')} in {_count(files, 'file')}")
+        print(f"{_count(len(problems), 'problem')} in {_count(count, 'file')}")
+    elif files is not None:
+        print(f"ok: {', '.join(files)} {'is' if len(files) == 1 else 'are'} valid")
     else:
         print("ok: every resource file is valid")
+    if others is not None and elsewhere:
+        print(
+            f"note: {_count(elsewhere, 'problem')} in other files of {others[1]} "
+            f"(approvalbot validate {others[1]})"
+        )
+
+
+def _problem_dict(p: Problem) -> dict[str, object]:
+    return {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
 
 
 def _count(n: int, noun: str) -> str:

@@ -34,6 +34,17 @@ ADMIN = "alice-admin"
 SECOND_CREATOR = "ivan-contrib"
 
 
+NEXT_STEPS = """
+What to try next:
+- copy experiments.example/ (in this repository) into a git repository of your own, commit, change a
+  file, then, in it:
+    approvalbot validate .                                every file, against the schemas and rules
+    approvalbot check --repo . --base main --head HEAD    what the change would submit, and its diff
+  (--format markdown shows the PR comment, --format json the contract the README documents);
+- run it for real: the README's "Deployment" (a GitHub App with `approvalbot serve`, or the GitHub Action);
+- `approvalbot status` shows the live state of a store, `approvalbot --help` every command.""".lstrip("\n")
+
+
 @dataclass
 class Report:
     out: TextIO
@@ -62,7 +73,7 @@ def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> bool:
         "approvalbot demo: a GitHub emulator, the webhook server and a SQLite store, all on this machine.",
         file=report.out,
     )
-    with Sandbox() as box:
+    with Sandbox(log_level="ERROR") as box:
         report.say(f"config repository {box.repo} (a copy of experiments.example), bot at {box.webhook_url}")
         steps: list[Callable[[Sandbox, Report], None]] = [
             _open_pause,
@@ -82,6 +93,7 @@ def run_demo(*, quiet: bool = False, out: TextIO | None = None) -> bool:
             print(f" - {failure}", file=report.out)
         return False
     print("\ndemo passed: every step behaved as expected.", file=report.out)
+    report.say(NEXT_STEPS)
     return True
 
 
@@ -172,15 +184,16 @@ def _rejected_finish(box: Sandbox, report: Report) -> None:
     edits = _edit(box, FINISHED_TEST, "status: running", "status: finished\nwinner: three_steps")
     number = box.driver.open_pr(box.repo, CREATOR, "finish-onboarding", edits, title="Finish onboarding test")
     box.drain()
-    check = box.check(number)
-    report.say(f"check run: {check.title if check else None}")
     box.driver.review(
         box.repo, number, MOBILE_APPROVER, "REQUEST_CHANGES", "Not enough data yet: wait a week."
     )
+    report.say(f'{MOBILE_APPROVER} requests changes: "Not enough data yet: wait a week."')
     box.drain()
     pull = box.pull(number)
-    feedback = [c.body for c in box.comments(number) if "Rejected" in c.body]
-    report.say("bot comment: " + (feedback[-1].splitlines()[0] if feedback else "(none)"))
+    check = box.check(number)
+    report.say(f"check run: {check.conclusion if check else None} — {check.title if check else ''}")
+    feedback = [c.body for c in box.comments(number) if c.body.startswith("**Rejected.**")]
+    report.say("bot comment:\n" + (feedback[-1] if feedback else "(none)"))
     report.expect(
         "the check fails as rejected", _conclusion(box, number) == "failure", _conclusion(box, number)
     )
@@ -213,7 +226,12 @@ def _locked_second_pr(box: Sandbox, report: Report) -> None:
     )
     box.drain()
     run = box.check(second)
-    report.say(f"#{second}: {run.title if run else None}")
+    why = (
+        [line.lstrip("- ") for line in (run.summary or "").splitlines() if "is locked by" in line]
+        if run
+        else []
+    )
+    report.say(f"#{second}: {run.title if run else None} — " + (why[0] if why else "(no reason given)"))
     report.expect(
         f"#{second} is blocked by #{first}",
         run is not None and "Blocked" in (run.title or "") and f"#{first}" in (run.summary or ""),

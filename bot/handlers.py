@@ -14,7 +14,15 @@ from typing import Any
 
 from bot.core.judgement import HeadEvent, HeadEventKind
 from bot.core.repo_config import RepoConfig
-from bot.engine.evaluate import Evaluation, evaluate_pull, release
+from bot.engine.evaluate import (
+    Evaluation,
+    audit_closed,
+    audit_resubmission,
+    audit_withdrawal,
+    clear_waiting_labels,
+    evaluate_pull,
+    release,
+)
 from bot.engine.merge import Outcome, apply_merged, apply_push
 from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
@@ -81,6 +89,7 @@ def on_pull_request(
     if action == "edited" and not retarget:
         return None  # a new title or body changes nothing approvalbot decides
     if action == "closed":
+        held = [lock for lock in services.store.locks(ref.repo) if lock.pr_number == ref.number]
         default = payload["repository"].get("default_branch")
         try:
             if pull.get("merged") and pull.get("merge_commit_sha") and pull["base"]["ref"] == default:
@@ -88,9 +97,18 @@ def on_pull_request(
                 _apply(services, payload, str(pull["merge_commit_sha"]), ref.number)
         finally:
             release(services, ref)
+        if not pull.get("merged"):
+            audit_closed(services, ref, pull, _sender(payload), held)
+        # After the apply: a label GitHub refuses to remove fails the job (retried), never the apply.
+        clear_waiting_labels(services, ref, [str(label.get("name")) for label in pull.get("labels") or []])
         return None
     pusher = _sender(payload) if action == "synchronize" else None
-    return evaluate_pull(services, ref, pusher=pusher)
+    evaluation = evaluate_pull(services, ref, pusher=pusher)
+    if action == "converted_to_draft" and evaluation is not None:
+        audit_withdrawal(services, evaluation, pull, _sender(payload))
+    if action == "ready_for_review" and evaluation is not None:
+        audit_resubmission(services, evaluation, pull)
+    return evaluation
 
 
 def _stamp(value: Any) -> datetime | None:

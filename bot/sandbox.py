@@ -126,6 +126,7 @@ class Sandbox:
             database_url=self._database_url,
             workers=self._workers,
             jobs=SANDBOX_JOBS,
+            log_level=self._log_level,  # the server's INFO lines would run through a printed story
         )
         self.app = create_server_app(settings, services=self.services, scheduler=False)
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Quiet)

@@ -111,7 +111,7 @@ def test_a_missing_config_on_the_base_refuses_everything(
 ACTION_KEYS = {
     "account", "kind", "id", "file", "action", "from_status", "to_status", "pending_state",
     "requires_approval", "valid", "errors", "diff", "variants", "uses", "unmet_dependencies", "winner",
-    "approvals_required",
+    "unreadable", "approvals_required",
 }  # fmt: skip
 
 
@@ -148,7 +148,7 @@ def test_json_output_keeps_its_contract(repo: GitRepo, capsys: pytest.CaptureFix
         "from_status": "draft", "to_status": "running", "pending_state": "APPROVAL PENDING",
         "requires_approval": True, "valid": True, "errors": [], "diff": None,
         "variants": ["control", "treatment"], "uses": ["color"], "unmet_dependencies": [], "winner": None,
-        "approvals_required": 1,
+        "unreadable": False, "approvals_required": 1,
     }  # fmt: skip
     assert {
         "path": "variants[treatment].overrides",
@@ -225,7 +225,7 @@ def test_validate_a_directory_on_disk(repo: GitRepo, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "validate", str(repo.path))
     assert code == 1 and out.startswith(f"{EXP}:") and "2 problems in 1 file" in out
     code, out, _ = run(capsys, "validate", str(repo.path), "--rev", "HEAD", "--format", "json")
-    assert code == 0 and json.loads(out) == {"valid": True, "errors": [], "warnings": []}
+    assert code == 0 and json.loads(out) == {"version": 1, "valid": True, "errors": [], "warnings": []}
 
 
 def test_validate_a_bare_repository_reads_head(

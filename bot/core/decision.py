@@ -34,6 +34,11 @@ from bot.core.repo_config import (
     missing_config_problem,
 )
 
+NO_REASON_GIVEN = "(no reason given in the review's body; its comments on the files may say more)"
+REJECT_WITHOUT_REASON = (
+    "{user}'s /reject does not count: it gives no reason, and the reason is what the creator needs to "
+    "fix the change. Write a new comment with the reason after the command: /reject REASON."
+)
 FEEDBACK_LIMIT = 1024  # characters, as CleverTap's feedback box (SPEC §1)
 # GitHub's clock and ours may disagree a little; beyond this a vote dated in the future is not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -86,6 +91,11 @@ class Recipients:
 class Feedback:
     user: str
     text: str
+
+    @property
+    def said(self) -> str:
+        """The feedback, or plainly that there is none (a review's body may be empty on GitHub)."""
+        return self.text or NO_REASON_GIVEN
 
 
 @dataclass(frozen=True)
@@ -533,6 +543,11 @@ def _judge(
             notes.ignore(vote.user, text, vote.comment_id, reply=vote.from_comment)
             continue
         if vote.kind is _Kind.REJECT:
+            if vote.from_comment and not vote.feedback:
+                # A review with no body still rejects (GitHub lets one carry only comments on the files);
+                # a bare /reject says nothing the creator can act on, so it asks for the reason instead.
+                notes.ignore(vote.user, REJECT_WITHOUT_REASON.format(user=vote.user), vote.comment_id)
+                continue
             if len(vote.feedback) > FEEDBACK_LIMIT:
                 notes.ignore(
                     vote.user,
@@ -652,6 +667,16 @@ def _winner_refusal(choice: _WinnerChoice, finishing: Sequence[PlannedAction]) -
             f"{who}'s /winner {choice.variant} was refused: {action.key.id} has no variant "
             f"{choice.variant!r}; its variants are: {variants}. Approve again with one of them; "
             "the approval does not count until then."
+        )
+    if action.winner is not None and action.winner != choice.variant:
+        # Live and the default branch must say one thing: the merge puts the file on the branch, so a
+        # winner the file contradicts would go live with the branch saying otherwise, and nothing would
+        # report it. The file is changed (or the /winner dropped), never silently overruled.
+        return (
+            f"{who}'s /winner {choice.variant} was refused: the file says winner: {action.winner}, and "
+            f"the live state must say what the default branch says. Either the file is changed to winner: "
+            f"{choice.variant} (a push; approve again), or approve without /winner to keep "
+            f"{action.winner}; the approval does not count until then."
         )
     return None
 
@@ -1025,9 +1050,7 @@ def _notifications(
     if state is DecisionState.APPROVED:
         return (Recipients(NotifyEvent.APPROVED, people(set(creator_of) | admins)),)
     if state is DecisionState.REJECTED:
-        text = "\n\n".join(
-            f"{f.user}: {f.text}" if f.text else f"{f.user} gave no feedback." for f in feedback
-        )
+        text = "\n\n".join(f"{f.user}: {f.said}" for f in feedback)
         return (Recipients(NotifyEvent.REJECTED, people(set(creator_of) | admins), text),)
     return ()
 
@@ -1114,7 +1137,7 @@ def decision_markdown(decision: Decision) -> str:
     lines += [f"- {_escape(r)}" for r in decision.reasons]
     if decision.feedback:
         lines += ["", "**Feedback**", ""]
-        lines += [f"> **{f.user}**: {_escape(f.text) or '(no feedback)'}" for f in decision.feedback]
+        lines += [f"> **{f.user}**: {_escape(f.said)}" for f in decision.feedback]
     return "\n".join(lines).rstrip() + "\n"
 
 

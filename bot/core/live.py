@@ -100,6 +100,9 @@ class AuditKind(StrEnum):
     TOGGLE = "toggle"
     DRIFT_RESOLVED = "drift_resolved"
     JOB_PARKED = "job_parked"  # a job failed its last attempt: kept, to run again on a redelivery
+    RULES_CHANGE = "rules_change"  # a grant, revocation or policy edit of .approvalbot.yml, applied
+    WITHDRAWAL = "withdrawal"  # a ready PR converted back to draft: its request for approval withdrawn
+    CLOSED = "closed"  # a PR closed without being merged
 
 
 @dataclass(frozen=True)

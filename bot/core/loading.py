@@ -18,6 +18,7 @@ A file is read in one of two ways, which give the same data (tests hold them to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -341,6 +342,9 @@ def load_resource(path: str, raw: bytes, account: str, *, judge: bool = True) ->
     resource = None
     if not schema_problems:
         resource = Resource(ResourceKey(account, kind, str(document.data["id"])), path, document)
+    if found:
+        text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+        found = {with_yaml11_hint(p, text) for p in found}
     return LoadResult(path, resource, tuple(sorted(found)))
 
 
@@ -584,3 +588,51 @@ def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
     before = raw[:offset]
     line_start = before.rfind(b"\n") + 1
     return before.count(b"\n") + 1, len(before[line_start:].decode("utf-8", errors="replace")) + 1
+
+
+# --- YAML 1.1 surprises -------------------------------------------------------------------------------
+
+# Unquoted words YAML 1.1 (PyYAML's rules) reads as true or false: `default: NO` is the boolean false.
+_YAML11_BOOLS = frozenset({"y", "n", "yes", "no", "on", "off"})
+_VALUE_END = re.compile(r"\s+#|[,\]}]|\s*$")
+_KEY = re.compile(r"""(?:[^\s'"\[\]{},:#][^:#]*?|"[^"]*"|'[^']*'):(?:\s+|$)""")
+
+
+def with_yaml11_hint(problem: Problem, text: str) -> Problem:
+    """`problem` with a hint to quote its value when YAML 1.1 turned unquoted text into something else.
+
+    YAML reads `NO`, `on`, `yes` as booleans, `1.10` as the number 1.1, `0123` as an octal number and
+    `1_000` as 1000, which surprises people writing text. A type problem ("…, got false") at such a value
+    gets told what YAML made of it and to quote it."""
+    if ", got " not in problem.message:
+        return problem
+    token = _value_at(text, problem.line, problem.column)
+    if token is None or token[:1] in ("'", '"', "[", "{", "|", ">", "&", "*", "!"):
+        return problem
+    tag = _plain_tag(token)
+    if tag == _BOOL and token.lower() not in _YAML11_BOOLS:
+        return problem  # true and false are booleans in every YAML: the problem alone says it
+    if tag not in (_BOOL, _INT, _FLOAT) or (tag != _BOOL and "must be text" not in problem.message):
+        return problem  # a number is a surprise only where text was expected ("weight: at most 100")
+    try:
+        made = _SCALARS[tag](token)
+    except _BAD_SCALAR:
+        return problem
+    read = f"the boolean {'true' if made else 'false'}" if tag == _BOOL else f"the number {made}"
+    hint = f'; YAML reads the unquoted {token} as {read}: write "{token}" in quotes if you mean the text'
+    return Problem(problem.file, problem.line, problem.column, problem.message + hint)
+
+
+def _value_at(text: str, line: int, column: int) -> str | None:
+    """The plain scalar a problem at line:column points to: the value after a key there, or the item."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    rest = lines[line - 1][max(column - 1, 0) :]
+    rest = rest.removeprefix("- ").lstrip()
+    key = _KEY.match(rest)
+    if key is not None:
+        rest = rest[key.end() :]
+    end = _VALUE_END.search(rest)
+    token = rest[: end.start()] if end else rest
+    return token.strip() or None

@@ -194,6 +194,9 @@ class PlannedAction:
     # the same change: the decision engine blocks on them and names the PR that holds them, if any.
     unmet_dependencies: tuple[ResourceKey, ...] = ()
     winner: str | None = None  # the creator's `winner` field on a finish
+    # The head file is there but cannot be read as a resource (invalid YAML, or against its schema):
+    # `to_status` is then None without meaning a deletion, `changes` is empty and `errors` say why.
+    unreadable: bool = False
 
     @property
     def valid(self) -> bool:

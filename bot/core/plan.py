@@ -8,14 +8,14 @@ Every problem of the change is collected and reported together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 
 from bot.core import rules
 from bot.core.diff import changed_top_fields, diff_documents
-from bot.core.loading import load_resource
+from bot.core.loading import load_resource, with_yaml11_hint
 from bot.core.model import (
     Action,
     FieldChange,
@@ -29,6 +29,7 @@ from bot.core.model import (
     Status,
 )
 from bot.core.repo_config import CONFIG_PATH, Account, RepoConfig, parse_repo_config
+from bot.core.schedule import clock_steps
 from bot.core.transitions import USING_STATUSES, Refusal, Transition, classify, effective_status
 from bot.core.tree import ChangeType, FileChange, Tree, prefetch
 
@@ -46,10 +47,26 @@ CHANGED_ID = "the id changed from {old!r} to {new!r}: an id never changes; creat
 CHANGED_KIND = "the kind changed from {old} to {new}: delete this resource and create a new one instead"
 BROKEN_BASE = "the base version of this file is invalid ({problems}); fix it on the base branch first"
 IN_USE = (
-    "remote config {id!r} cannot be deleted while {users} use{s} it; finish those experiments or "
-    "remove their overrides first"
+    "remote config {id!r} cannot be deleted while {users} use{s} it (the default branch would be left "
+    "with overrides of a variable that does not exist); {advice}"
 )
+# What to do instead, by the status of the experiments that use the variable.
+IN_USE_ADVICE = {
+    "using": "finish {them} or remove {their} overrides first",
+    Status.DRAFT: "remove the overrides from {them}, or delete {them}, in this change or first",
+    Status.FINISHED: "delete {them} in this change or first",
+}
+_SOME = {
+    "using": "the scheduled, running or paused ones",
+    Status.DRAFT: "the drafts",
+    Status.FINISHED: "the finished ones",
+}
 DUPLICATE = "{name} is also defined in {others}; ids must be unique per account and kind"
+CLOCK_RULE = {
+    "start_at": "a scheduled experiment starts at its start_at",
+    "end_at": "a running experiment finishes at its end_at",
+}
+HEAD_CLOCK_HINT = "keep the schedule in the future, or change the status itself in a change of its own"
 BROKEN_HEAD_CONFIG = "this change leaves {config} invalid: {problem}"
 
 
@@ -173,7 +190,9 @@ def make_plan(
             drafts.append(draft)
     _prefetch_references(drafts, before, after)
     published = {d.key for d in drafts if d.key.kind is Kind.REMOTE_CONFIG and d.head_live and d.ok}
-    actions = tuple(sorted((_finish(d, before, after, published, now) for d in drafts), key=_order))
+    touched = frozenset(c.path for c in changes)
+    finished = (_finish(d, before, after, published, now, touched) for d in drafts)
+    actions = tuple(sorted(finished, key=_order))
     return Plan(actions, tuple(sorted(set(errors))), config_changed, config_accounts)
 
 
@@ -210,6 +229,7 @@ class _Draft:
     transition: Transition | None
     changes: tuple[FieldChange, ...]
     errors: list[Problem]
+    unreadable: bool = False  # the head file is there but cannot be read (its problems say why)
 
     @property
     def ok(self) -> bool:
@@ -239,10 +259,12 @@ def _classify_file(
     file = change.path if head_load is not None else old_path
     from_status = effective_status(base, now) if base is not None else None
     to_status = effective_status(head, now) if head is not None else None
+    if head_load is not None and head is None:
+        # The head cannot be read: its problems say why. It is no deletion, so there is neither a
+        # transition to judge nor a diff to show (every field would read as removed).
+        return _Draft(key, file, base, None, None, from_status, None, None, (), errors, unreadable=True)
     changes = diff_documents(base.data if base else None, head.data if head else None)
     draft = _Draft(key, file, base, head, None, from_status, to_status, None, changes, errors)
-    if head_load is not None and head is None:
-        return draft  # the head is invalid: its problems say why; there is no transition to judge
     identity = _identity_problem(change, base, head)
     if identity is not None:
         draft.errors.append(identity)
@@ -254,11 +276,60 @@ def _classify_file(
     if verdict is None:
         return None
     if isinstance(verdict, Refusal):
-        draft.errors.append(_at_status(example, f"{_name(key)}: {verdict.message}"))
+        message = _clock_refusal(verdict, base, head, fields, now) or verdict.message
+        draft.errors.append(_at_status(example, f"{_name(key)}: {message}"))
         return draft
     draft.action = verdict.action
     draft.transition = verdict
     return draft
+
+
+def _clock_refusal(
+    verdict: Refusal, base: Resource | None, head: Resource | None, fields: frozenset[str], now: datetime
+) -> str | None:
+    """A refusal told as the file asks it, when the clock moved a status the file does not write.
+
+    `classify` judges effective statuses: a `running` file whose end_at has passed is finished. Its
+    "finished → finished" names a transition nobody wrote; this says what the file asks for, what the
+    clock made of it and why, and what is allowed. None when the clock changed nothing.
+    """
+    on_base = _clock_fact(base, now) if base is not None else None
+    on_head = _clock_fact(head, now) if head is not None else None
+    if on_base is None and on_head is None:
+        return None
+    edits = sorted(fields - {"status"})
+    edited = f" and edits {', '.join(edits)}" if edits else ""
+    if head is None:
+        asks = "the change deletes the file"
+    elif base is not None and base.status == head.status:
+        asks = f"the file keeps status: {head.status.value}{edited}"
+    else:
+        asks = f"the file asks for status: {head.status.value}{edited}"
+    allowed = ", ".join(a.label for a in verdict.allowed) or "none"
+    if on_base is not None:
+        why = f"{on_base[0]}, so it is {on_base[1].value} already"
+        reason = verdict.reason
+    else:
+        assert on_head is not None
+        why = f"on the head {on_head[0]}, so the merge would make it {on_head[1].value} at once"
+        reason = HEAD_CLOCK_HINT
+    return f"{asks}, but {why}; {reason} (allowed from here: {allowed})"
+
+
+def _clock_fact(resource: Resource, now: datetime) -> tuple[str, Status] | None:
+    """('schedule.end_at (…) has passed and a running experiment finishes at its end_at', finished)."""
+    steps = clock_steps(resource.key.kind, resource.status, resource.data, now)
+    if not steps:
+        return None
+    schedule = resource.data.get("schedule")
+    written = schedule if isinstance(schedule, Mapping) else {}
+    facts = []
+    for step in steps:
+        field = "start_at" if step.to_status is Status.RUNNING else "end_at"
+        facts.append(
+            f"schedule.{field} ({written.get(field, step.at.isoformat())}) has passed and {CLOCK_RULE[field]}"
+        )
+    return "; ".join(facts), steps[-1].to_status
 
 
 def _identity_problem(change: FileChange, base: Resource | None, head: Resource | None) -> Problem | None:
@@ -278,7 +349,12 @@ def _identity_problem(change: FileChange, base: Resource | None, head: Resource 
 
 
 def _finish(
-    draft: _Draft, before: _Reader, after: _Reader, published: set[ResourceKey], now: datetime
+    draft: _Draft,
+    before: _Reader,
+    after: _Reader,
+    published: set[ResourceKey],
+    now: datetime,
+    touched: frozenset[str] = frozenset(),
 ) -> PlannedAction:
     """Adds what needs the other files: references, dependencies, users of a deleted variable."""
     errors = list(draft.errors)
@@ -288,7 +364,10 @@ def _finish(
     if head is not None and key.kind is Kind.EXPERIMENT:
         uses = rules.overrides_used(head)
         variables = {i: rc for i in uses if (rc := after.remote_config(key.account, i)) is not None}
-        errors += rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()})
+        broken = {i: _unreadable_variable(after, key.account, i, touched) for i in uses if i not in variables}
+        unreadable = {i: where for i, (found, where) in broken.items() if found}
+        references = rules.check_references(head, {i: rc for i, (_p, rc) in variables.items()}, unreadable)
+        errors += _hinted(after.tree, head.path, references)
         if draft.to_status in USING_STATUSES:
             unmet = _unmet(key.account, variables, before, published, now)
     if head is not None:
@@ -313,7 +392,30 @@ def _finish(
         uses=uses,
         unmet_dependencies=tuple(sorted(unmet)),
         winner=str(winner) if winner is not None else None,
+        unreadable=draft.unreadable,
     )
+
+
+def _hinted(tree: Tree, path: str, problems: list[Problem]) -> list[Problem]:
+    """Problems of `path` with the YAML 1.1 hint where one applies (the file is read again only then)."""
+    if not problems:
+        return problems
+    text = (tree.read(path) or b"").decode("utf-8", "replace")
+    return [with_yaml11_hint(p, text) for p in problems]
+
+
+def _unreadable_variable(
+    after: _Reader, account: str, ident: str, touched: frozenset[str]
+) -> tuple[bool, str | None]:
+    """Whether the variable `ident` has a file that cannot be read, and where to point if so.
+
+    A file this change touches has its own problems in the plan: point nowhere (None), so the one cause
+    is said once, at the variable. An untouched one is named, as nothing else in the plan mentions it."""
+    for path in after.named(account, ident):
+        loaded = after.load(path)
+        if loaded is not None and loaded.resource is None:
+            return True, (None if path in touched else path)
+    return False, None
 
 
 def _unmet(
@@ -345,23 +447,35 @@ def _duplicates(draft: _Draft, after: _Reader) -> list[Problem]:
 
 
 def _in_use(draft: _Draft, after: _Reader, now: datetime) -> list[Problem]:
+    """A deleted variable that an experiment of the head still overrides, whatever that experiment's status.
+
+    A draft or finished user matters too: the default branch would fail `approvalbot validate`.
+    """
     key = draft.key
     candidates = [p for p in after.account_paths(key.account) if p != draft.file]
-    users = []
+    users: list[tuple[Status, str]] = []
     for path in after.tree.mentioning(key.id, candidates):
         experiment = after.resource(path)
         if experiment is None or experiment.key.kind is not Kind.EXPERIMENT:
             continue
-        if effective_status(experiment, now) in USING_STATUSES and key.id in rules.overrides_used(experiment):
-            users.append(
-                f"{effective_status(experiment, now).value} experiment {experiment.key.id!r} ({path})"
-            )
+        if key.id in rules.overrides_used(experiment):
+            status = effective_status(experiment, now)
+            users.append((status, f"{status.value} experiment {experiment.key.id!r} ({path})"))
     if not users:
         return []
     where = draft.base or draft.head
     assert where is not None
-    s = "s" if len(users) == 1 else ""
-    return [_at_status(where, f"{_name(key)}: " + IN_USE.format(id=key.id, users=", ".join(users), s=s))]
+    many = len(users) != 1
+    groups = {"using" if status in USING_STATUSES else status for status, _ in users}
+    advice = []
+    for group in ("using", Status.DRAFT, Status.FINISHED):
+        if group not in groups:
+            continue
+        them = "it" if not many else "those experiments" if len(groups) == 1 else _SOME[group]
+        advice.append(IN_USE_ADVICE[group].format(them=them, their="its" if them == "it" else "their"))
+    names = ", ".join(name for _, name in users)
+    message = IN_USE.format(id=key.id, users=names, s="" if many else "s", advice="; ".join(advice))
+    return [_at_status(where, f"{_name(key)}: {message}")]
 
 
 def _config_accounts(base: Tree, head: Tree) -> tuple[tuple[str, ...], list[Problem]]:

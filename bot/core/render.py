@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from bot.core.model import FieldChange, ItemId, Plan, PlannedAction, Problem
 from bot.core.repo_config import RepoConfig
@@ -24,6 +25,11 @@ REFUSED = "refused"  # the group of actions the state machine refused, in text a
 NO_CHANGES = "No resource changes."
 CONFIG_CHANGED = "changes .approvalbot.yml, needs an admin of"
 FILE_REMOVED = "the file is removed ({count} fields)"
+CANNOT_BE_READ = "cannot be read"
+UNREADABLE = (
+    "the file cannot be read, so what it asks for cannot be judged; fix the problem{s} below "
+    "(nothing is deleted)"
+)
 WAITS_FOR = "waits for (not live on the base, not published by this change)"
 
 _SIGN = {FieldChange.Kind.ADDED: "+", FieldChange.Kind.REMOVED: "-", FieldChange.Kind.CHANGED: "~"}
@@ -72,6 +78,7 @@ def _action_json(action: PlannedAction, config: RepoConfig | None) -> dict[str, 
             {"account": k.account, "kind": k.kind.value, "id": k.id} for k in action.unmet_dependencies
         ],
         "winner": action.winner,
+        "unreadable": action.unreadable,
     }
     if config is not None:
         out["approvals_required"] = approvals_required(action, config)
@@ -130,7 +137,9 @@ def render_text(plan: Plan, config: RepoConfig | None = None) -> str:
 def _text_action(group: str, action: PlannedAction, config: RepoConfig | None) -> list[str]:
     out = [f"  {group}: {action.key.kind.value} {action.key.id} ({action.file})"]
     out.append(f"    {_transition(action)}{_pending_text(action, config)}")
-    if _deleted(action):
+    if action.unreadable:
+        out.append(f"    {_unreadable(action)}")
+    elif _deleted(action):
         out.append(f"    - {FILE_REMOVED.format(count=len(action.changes))}")
     else:
         for change in action.changes:
@@ -182,15 +191,24 @@ def _verdict(plan: Plan) -> str:
 # --- Markdown -----------------------------------------------------------------------------------------
 
 
-def render_markdown(plan: Plan, config: RepoConfig | None = None) -> str:
-    """The PR comment body: problems first, then each account, each action, each resource's diff."""
+def render_markdown(plan: Plan, config: RepoConfig | None = None, files_at: str | None = None) -> str:
+    """The PR comment body: problems first, then each account, each action, each resource's diff.
+
+    Each problem is said once: those of no resource in the list at the top, the others at their
+    resource. `files_at` (".../blob/<head sha>") makes every `file:line` a link to that line."""
     parts: list[str] = []
     problems = plan.all_problems
     if problems:
-        parts.append(
-            f"**{len(problems)} problem{'s' if len(problems) != 1 else ''}** — nothing can merge yet:"
-        )
-        parts.append("\n".join(f"- `{p.file}:{p.line}` {_md_escape(p.message)}" for p in problems))
+        count = f"**{len(problems)} problem{'s' if len(problems) != 1 else ''}** — nothing can merge yet"
+        at_resources = len(problems) - len(plan.errors)
+        below = f"{at_resources} shown below at {'its' if at_resources == 1 else 'their'} resource"
+        if not plan.errors:
+            parts.append(
+                f"{count}; {'it is' if at_resources == 1 else 'they are'} shown below at the resource."
+            )
+        else:
+            parts.append(f"{count}{f' ({below})' if at_resources else ''}:")
+            parts.append("\n".join(f"- {_at(p, files_at)} {_md_escape(p.message)}" for p in plan.errors))
     if plan.config_changed:
         accounts = ", ".join(f"`{a}`" for a in plan.config_accounts) or "no account"
         parts.append(f"This change edits `.approvalbot.yml`: it needs an admin of {accounts}.")
@@ -198,22 +216,25 @@ def render_markdown(plan: Plan, config: RepoConfig | None = None) -> str:
         parts.append(f"### Account `{account}`")
         for group, actions in groups:
             parts.append(f"#### {group.capitalize()}")
-            parts.extend(_md_action(a, config) for a in actions)
+            parts.extend(_md_action(a, config, files_at) for a in actions)
     if not plan.actions:
         parts.append(NO_CHANGES)
     return "\n\n".join(parts) + "\n"
 
 
-def _md_action(action: PlannedAction, config: RepoConfig | None) -> str:
+def _md_action(action: PlannedAction, config: RepoConfig | None, files_at: str | None = None) -> str:
     head = f"**{action.key.kind.value.replace('_', ' ')} `{action.key.id}`** · `{action.file}`"
-    status = f"{status_name(action.from_status)} → {status_name(action.to_status)}"
-    lines = [head, "", f"{status}{_md_pending(action, config)}"]
+    lines = [head, "", f"{_transition(action)}{_md_pending(action, config)}"]
+    if action.unreadable:
+        lines += ["", _unreadable(action).capitalize() + "."]
+        lines += [f"\n> **Refused** {_at(p, files_at)}: {_md_escape(p.message)}" for p in action.errors]
+        return "\n".join(lines)
     if _deleted(action):
         # What a deletion removes is the whole file the reviewer already knows: fold it away.
         listing = "\n".join(f"- `{c.dotted}`: {_code(short(c.old))}" for c in action.changes)
         summary = FILE_REMOVED.format(count=len(action.changes))
         lines += ["", f"<details><summary>{summary}</summary>\n\n{listing}\n\n</details>"]
-        lines += [f"\n> **Refused** `{p.file}:{p.line}`: {_md_escape(p.message)}" for p in action.errors]
+        lines += [f"\n> **Refused** {_at(p, files_at)}: {_md_escape(p.message)}" for p in action.errors]
         return "\n".join(lines)
     weights = variant_weights(action.changes)
     if weights:
@@ -238,8 +259,16 @@ def _md_action(action: PlannedAction, config: RepoConfig | None) -> str:
         waiting = ", ".join(f"`{k}`" for k in action.unmet_dependencies)
         lines += ["", f"Waits for {waiting}: not live on the base branch and not published by this change."]
     for problem in action.errors:
-        lines += ["", f"> **Refused** `{problem.file}:{problem.line}`: {_md_escape(problem.message)}"]
+        lines += ["", f"> **Refused** {_at(problem, files_at)}: {_md_escape(problem.message)}"]
     return "\n".join(lines)
+
+
+def _at(problem: Problem, files_at: str | None) -> str:
+    """`file:line`, linked to that line of the file at the head commit when `files_at` is known."""
+    where = f"`{problem.file}:{problem.line}`"
+    if files_at is None:
+        return where
+    return f"[{where}]({files_at.rstrip('/')}/{quote(problem.file)}#L{max(problem.line, 1)})"
 
 
 def _md_pending(action: PlannedAction, config: RepoConfig | None) -> str:
@@ -401,7 +430,12 @@ def _deleted(action: PlannedAction) -> bool:
 
 
 def _transition(action: PlannedAction) -> str:
-    return f"{status_name(action.from_status)} → {status_name(action.to_status)}"
+    head = CANNOT_BE_READ if action.unreadable else status_name(action.to_status)
+    return f"{status_name(action.from_status)} → {head}"
+
+
+def _unreadable(action: PlannedAction) -> str:
+    return UNREADABLE.format(s="s" if len(action.errors) != 1 else "")
 
 
 def short(value: Any) -> str:

@@ -332,11 +332,17 @@ def _check_metrics(found: _Found) -> None:
 # --- across documents ---------------------------------------------------------------------------
 
 
-def check_references(resource: Resource, remote_configs: Mapping[str, Resource]) -> list[Problem]:
+def check_references(
+    resource: Resource,
+    remote_configs: Mapping[str, Resource],
+    unreadable: Mapping[str, str | None] | None = None,
+) -> list[Problem]:
     """Override keys must be remote config variables of the experiment's own account, values of their type.
 
     `remote_configs` maps ids to the remote config resources visible to the experiment (the same
-    account's; any other account's entries are ignored, never matched).
+    account's; any other account's entries are ignored, never matched). `unreadable` maps ids of the
+    account's variables whose file is there but cannot be read to None (that file's own problems are
+    reported: say nothing here, so one cause reads once, where it is) or to the file to point at.
     """
     if resource.key.kind is not Kind.EXPERIMENT:
         return []
@@ -356,6 +362,13 @@ def check_references(resource: Resource, remote_configs: Mapping[str, Resource])
         for key, value in overrides.items():
             path: DocPath = ("variants", index, "overrides", key)
             variable = own(key)
+            if variable is None and unreadable is not None and key in unreadable:
+                broken = unreadable[key]
+                if broken is not None:
+                    found.add(
+                        path, f"{dotted(path[:-1])}: {key!r} cannot be checked: {broken} cannot be read"
+                    )
+                continue
             if variable is None:
                 known = sorted(i for i in remote_configs if own(i) is not None)
                 found.add(

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 
 from bot.core import rules
-from bot.core.loading import load_resource
+from bot.core.loading import load_resource, with_yaml11_hint
 from bot.core.model import Kind, Problem, Resource
 from bot.core.repo_config import CONFIG_PATH, RepoConfig
 from bot.core.tree import Tree, prefetch
@@ -57,8 +57,13 @@ def read_resource_files(tree: Tree, owned: Mapping[str, str]) -> Iterator[tuple[
                 yield path, owned[path], raw
 
 
-def load_tree(tree: Tree, config: RepoConfig) -> tuple[list[Resource], list[Problem]]:
-    """Every resource of `tree` loaded and checked on its own, plus the problems found doing so."""
+def load_tree(
+    tree: Tree, config: RepoConfig, unreadable: set[tuple[str, str]] | None = None
+) -> tuple[list[Resource], list[Problem]]:
+    """Every resource of `tree` loaded and checked on its own, plus the problems found doing so.
+
+    `unreadable`, when given, collects (account, id from the file name) of every file that could not be
+    read as a resource."""
     owned = resource_paths(tree, config)
     problems = [
         Problem(path, 1, 1, "not in any account's paths; add a glob under accounts.<name>.paths")
@@ -71,19 +76,38 @@ def load_tree(tree: Tree, config: RepoConfig) -> tuple[list[Resource], list[Prob
         problems.extend(result.problems)
         if result.resource is not None:
             resources.append(result.resource)
+        elif unreadable is not None:
+            unreadable.add((account, file_id(path)))
     return resources, problems
+
+
+def file_id(path: str) -> str:
+    """The id a resource file's name gives it: `web/remote_config/color.yaml` → `color`."""
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0]
 
 
 def validate_tree(tree: Tree, config: RepoConfig) -> list[Problem]:
     """Every problem of every resource file of `tree`, cross-checked; sorted and free of repeats."""
-    resources, problems = load_tree(tree, config)
+    unreadable: set[tuple[str, str]] = set()
+    resources, problems = load_tree(tree, config, unreadable)
     problems.extend(rules.check_unique_ids(resources))
-    problems.extend(check_all_references(resources))
+    references = check_all_references(resources, unreadable)
+    texts = {p.file: (tree.read(p.file) or b"").decode("utf-8", "replace") for p in references}
+    problems.extend(with_yaml11_hint(p, texts[p.file]) for p in references)
     return sorted(set(problems))
 
 
-def check_all_references(resources: Iterable[Resource]) -> list[Problem]:
-    """Each experiment's overrides against the remote config variables of its own account."""
+def check_all_references(
+    resources: Iterable[Resource], unreadable: Iterable[tuple[str, str]] = ()
+) -> list[Problem]:
+    """Each experiment's overrides against the remote config variables of its own account.
+
+    An override of a variable whose file cannot be read (`unreadable`: account, id) is not reported: the
+    file's own problem is the one cause, said once where it is."""
+    broken: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for account, ident in unreadable:
+        broken[account][ident] = None
     listed = list(resources)
     variables: dict[str, dict[str, Resource]] = defaultdict(dict)
     for resource in sorted(listed, key=lambda r: r.path):
@@ -92,5 +116,6 @@ def check_all_references(resources: Iterable[Resource]) -> list[Problem]:
     problems: list[Problem] = []
     for resource in listed:
         if resource.key.kind is Kind.EXPERIMENT:
-            problems.extend(rules.check_references(resource, variables[resource.key.account]))
+            account = resource.key.account
+            problems.extend(rules.check_references(resource, variables[account], broken[account]))
     return problems

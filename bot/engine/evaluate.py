@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from bot.adapters.github.source import GitHubReadError, PullRequestSnapshot, PullState
-from bot.adapters.github.writer import GitHubWriteError, MergeMethodRefused, PullRequestWriter, ReviewRequests
-from bot.core.decision import Decision, DecisionState, NotifyEvent, decide
+from bot.adapters.github.writer import (
+    GitHubWriteError,
+    MergeMethodRefused,
+    PullRequestWriter,
+    ReviewRequests,
+    is_managed_label,
+)
+from bot.core.decision import PENDING_LABEL_PREFIX, STATE_LABELS, Decision, DecisionState, NotifyEvent, decide
 from bot.core.facts import OpenPullRequest, PullRequestFacts
 from bot.core.judgement import HeadEvent, HeadEventKind, Verdict, head_history, latest, plan_digest
 from bot.core.live import AuditEntry, AuditKind, Lock
@@ -31,7 +38,7 @@ from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, OnReject, RepoConfig, parse_repo_config
 from bot.engine.drift import with_drift_problems
 from bot.engine.notify import send_notifications
-from bot.engine.report import check_output, comment_body, failure_output
+from bot.engine.report import check_output, comment_body, failure_output, files_at
 from bot.engine.services import PullRef, Services
 
 log = logging.getLogger("approvalbot.evaluate")
@@ -47,6 +54,7 @@ class Evaluation:
     plan: Plan
     decision: Decision
     config: RepoConfig | None
+    audited: tuple[AuditKind, ...] = ()  # what this evaluation wrote to the audit log
 
 
 def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None) -> Evaluation | None:
@@ -65,6 +73,7 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     pull = snapshot.pull
     if pull.state != "open":
         release(services, ref)
+        clear_waiting_labels(services, ref, pull.labels)
         return None
     now = services.clock()
     rules = governing_rules(services, ref.repo, snapshot.config)
@@ -88,17 +97,34 @@ def evaluate_pull(services: Services, ref: PullRef, *, pusher: str | None = None
     _record_verdict(services, ref, pull, plan_digest(plan), decision.state, approved_by, now)
     _update_locks(services, ref, plan, decision, facts)
     failed = _publish(writer, snapshot, plan, decision, config, rules.note)
-    failed += _act(services, writer, ref, snapshot, plan, decision, config)
+    audited: list[AuditKind] = []
+    failed += _act(services, writer, ref, snapshot, plan, decision, config, audited)
     if failed:
         # The audit and the notifications are done (each once); the job fails so that it is retried.
         raise GitHubWriteError("; ".join(str(error) for error in failed))
-    return Evaluation(ref, pull.head_sha, plan, decision, config)
+    return Evaluation(ref, pull.head_sha, plan, decision, config, tuple(audited))
 
 
 def release(services: Services, ref: PullRef) -> None:
     """Drop the PR's locks; PRs that may have waited on them are re-checked."""
     if services.store.release_locks(ref.repo, ref.number):
         _reevaluate_others(services, ref)
+
+
+# Labels that say what a PR is waiting for; once it is merged or closed it waits for nothing. `approved`
+# and `rejected` stay: they record how it ended.
+_WAITING_LABELS = frozenset({STATE_LABELS[DecisionState.BLOCKED]})
+
+
+def clear_waiting_labels(services: Services, ref: PullRef, labels: Iterable[str]) -> None:
+    """Remove the pending and `blocked` labels of a merged or closed PR (`labels`: those it has now)."""
+    current = tuple(labels)
+    kept = [n for n in current if is_managed_label(n) and not _waiting(n)]
+    services.writer(ref).set_labels(ref.number, kept, current)
+
+
+def _waiting(label: str) -> bool:
+    return label.startswith(PENDING_LABEL_PREFIX) or label in _WAITING_LABELS
 
 
 def _with_head(
@@ -318,9 +344,17 @@ def _publish(
         # the diff is the PR's own files, not GitHub's test merge; the other notes are as plain.
         output = replace(output, summary="\n\n".join([output.summary, *notes]))
     attempt(lambda: writer.publish_check(pull.head_sha, output, snapshot.check_runs))
-    attempt(lambda: writer.upsert_comment(pull.number, comment_body(plan, config), read=snapshot.comments))
+    links = files_at(pull.repo_url, pull.head_sha)
+    attempt(
+        lambda: writer.upsert_comment(pull.number, comment_body(plan, config, links), read=snapshot.comments)
+    )
     attempt(lambda: writer.set_labels(pull.number, decision.labels, pull.labels))
     return writes.failed
+
+
+def _quoted(text: str) -> str:
+    """Markdown quote of every line, so feedback over several lines stays one quote."""
+    return "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
 
 
 class _Writes:
@@ -355,9 +389,11 @@ def _act(
     plan: Plan,
     decision: Decision,
     config: RepoConfig | None,
+    audited: list[AuditKind],
 ) -> list[GitHubWriteError]:
-    """Act on the verdict; a refused write (a comment, the close, the merge) is returned, not raised,
-    so that the audit and the notifications happen whatever GitHub answered."""
+    """Act on the verdict (`audited` collects the audit kinds written); a refused write (a comment,
+    the close, the merge) is returned, not raised, so that the audit and the notifications happen
+    whatever GitHub answered."""
     pull = snapshot.pull
     once = _Once(services, f"{ref}@{pull.head_sha}")
     writes = _Writes(f"{ref}")
@@ -369,7 +405,7 @@ def _act(
     if config is None or pull.draft:
         return writes.failed
     if decision.state is DecisionState.REJECTED:
-        feedback = "\n".join(f"> **{f.user}**: {f.text}" for f in decision.feedback) or "> (no feedback)"
+        feedback = "\n>\n".join(_quoted(f"**{f.user}**: {f.said}") for f in decision.feedback)
         if once.claim("rejected"):
             _audit(services, ref, pull.head_sha, plan, AuditKind.REJECTION, decision)
             keep = config.approvals.on_reject is OnReject.KEEP_OPEN
@@ -399,6 +435,7 @@ def _act(
                 writes.refused(error)
     elif decision.state is DecisionState.PENDING and once.claim("submitted"):
         _audit(services, ref, pull.head_sha, plan, AuditKind.SUBMISSION, decision)
+        audited.append(AuditKind.SUBMISSION)
     _notify(services, ref, snapshot, plan, decision, config)
     return writes.failed
 
@@ -469,6 +506,71 @@ def _audit(
                     "repository": ref.repo,
                     "pending": action.pending_state.value if action.pending_state else None,
                 },
+            )
+        )
+
+
+def audit_resubmission(services: Services, evaluation: Evaluation, pull: Mapping[str, Any]) -> None:
+    """A PR made ready again on a head already submitted once (the request had been withdrawn): a new
+    submission, though the evaluation's once-per-head record had it already. Once per event."""
+    if evaluation.decision.state is not DecisionState.PENDING or AuditKind.SUBMISSION in evaluation.audited:
+        return
+    ref = evaluation.ref
+    if services.store.claim_notification(f"{ref}:ready:{pull.get('updated_at')}"):
+        _audit(services, ref, evaluation.head_sha, evaluation.plan, AuditKind.SUBMISSION, evaluation.decision)
+
+
+def audit_withdrawal(
+    services: Services, evaluation: Evaluation, pull: Mapping[str, Any], actor: str | None
+) -> None:
+    """A ready PR converted back to draft: its request for approval is withdrawn (SPEC §1), once per event."""
+    ref = evaluation.ref
+    asked = [a for a in evaluation.plan.actions if a.requires_approval]
+    if not asked or not services.store.claim_notification(f"{ref}:withdrawn:{pull.get('updated_at')}"):
+        return
+    for action in asked:
+        services.store.audit(
+            AuditEntry(
+                AuditKind.WITHDRAWAL,
+                resource=action.key,
+                actor=actor,
+                pr_number=ref.number,
+                commit_sha=evaluation.head_sha,
+                action=action.action,
+                detail={
+                    "repository": ref.repo,
+                    "pending": action.pending_state.value if action.pending_state else None,
+                },
+            )
+        )
+
+
+def audit_closed(
+    services: Services, ref: PullRef, pull: Mapping[str, Any], actor: str | None, held: Iterable[Lock] = ()
+) -> None:
+    """A PR closed without a merge (by a person, or by approvalbot on a rejection), once per closing: one
+    entry per resource it held locked (a ready PR's), else one for the PR (a draft holds nothing)."""
+    closed_at = pull.get("closed_at")
+    if not services.store.claim_notification(f"{ref}:closed:{closed_at}"):
+        return
+    head = (pull.get("head") or {}).get("sha")
+    detail = {
+        "repository": ref.repo,
+        "merged": False,
+        "closed_at": closed_at,
+        "draft": bool(pull.get("draft")),
+    }
+    locks: list[Lock | None] = list(held)
+    for lock in locks or [None]:
+        pending = lock.pending_state.value if lock is not None and lock.pending_state else None
+        services.store.audit(
+            AuditEntry(
+                AuditKind.CLOSED,
+                resource=lock.key if lock is not None else None,
+                actor=actor,
+                pr_number=ref.number,
+                commit_sha=str(head) if head else None,
+                detail={**detail, "pending": pending} if lock is not None else detail,
             )
         )
 

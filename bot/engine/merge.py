@@ -44,6 +44,7 @@ from bot.core.model import Plan
 from bot.core.notifications import ChangeItem, NotificationEvent, NotificationRequest
 from bot.core.plan import make_plan
 from bot.core.repo_config import Approvals, RepoConfig, parse_repo_config
+from bot.core.rules_changes import rule_changes
 from bot.engine.baseline import take_baseline
 from bot.engine.drift import restores_live, settle, with_drift_problems
 from bot.engine.evaluate import Rules, governing_rules, with_head_history, with_queue
@@ -403,6 +404,8 @@ def _apply(
         )
         for c in changes
     ]
+    if commit.config_after != commit.config_before:
+        audit += _rules_audit(ref, commit, decision, actor)
     toggled = _toggle(rules.content, commit.config_after)
     owed = owe(services.targets, _target_change(ref, commit.sha, changes), commit.sha, services.clock())
     check = OwedCheck(
@@ -446,6 +449,24 @@ def _apply(
     settle(services.store, ref.repo, commit, synced, commit.config_after == approved_now, services.clock())
     publish_check(services, ref.installation, check)
     return CommitResult(commit.sha, Outcome.APPLIED, ref.number or None, plan, decision, toggled)
+
+
+def _rules_audit(
+    ref: PullRef, commit: CommitSnapshot, decision: Decision, actor: str | None
+) -> list[AuditEntry]:
+    """One entry per grant, revocation and policy edit the merge makes to `.approvalbot.yml`."""
+    old, _ = parse_repo_config(commit.config_before)
+    new, _ = parse_repo_config(commit.config_after)
+    approved_by = sorted({login for a in decision.accounts for login in a.approved_by})
+    return [
+        AuditEntry(
+            AuditKind.RULES_CHANGE,
+            account=change.account,
+            actor=actor,
+            detail={"repository": ref.repo, **change.detail(), "approved_by": approved_by},
+        )
+        for change in rule_changes(old, new)
+    ]
 
 
 def _restore(

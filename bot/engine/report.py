@@ -66,6 +66,14 @@ def failure_output(title: str, message: str) -> CheckOutput:
     return CheckOutput(conclusion=Conclusion.FAILURE, title=title, summary=message)
 
 
-def comment_body(plan: Plan, config: RepoConfig | None) -> str:
-    """The one PR comment approvalbot keeps up to date: the structured diff."""
-    return f"{DIFF_MARKER}\n## approvalbot: what this pull request changes\n\n{render_markdown(plan, config)}"
+def comment_body(plan: Plan, config: RepoConfig | None, files_at: str | None = None) -> str:
+    """The one PR comment approvalbot keeps up to date: the structured diff. `files_at` is where the
+    head commit's files are on the web (`https://github.com/OWNER/REPO/blob/SHA`): `file:line` links there."""
+    body = render_markdown(plan, config, files_at)
+    return f"{DIFF_MARKER}\n## approvalbot: what this pull request changes\n\n{body}"
+
+
+def files_at(repo_url: str, head_sha: str) -> str | None:
+    """The web address of a commit's files (GitHub serves a PR's head commits from the base repository,
+    forks' included: `blob/<sha>/<path>`); None when the repository's address is unknown."""
+    return f"{repo_url.rstrip('/')}/blob/{head_sha}" if repo_url and head_sha else None

@@ -163,9 +163,9 @@ def test_finish_with_the_creators_winner_rolls_it_out_to_everyone(box: Sandbox) 
     assert box.live(BUTTON_COLOR) is not None
 
 
-def test_finish_with_the_approvers_winner_overrides_the_creators(box: Sandbox) -> None:
+def test_finish_with_the_approvers_winner_when_the_file_names_none(box: Sandbox) -> None:
+    # A /winner the file contradicts is refused (tests/e2e/test_winner_agreement.py).
     edits = edited(box, ONBOARDING_TEST, ("status: running", "status: finished"))
-    edits[box.path_of(ONBOARDING_TEST)] += "winner: three_steps\n"
     merged = approved_merge(
         box, edits, (MOBILE_APPROVER,), author=MOBILE_CREATOR, body="Data says one screen.\n/winner one_step"
     )

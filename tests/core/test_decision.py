@@ -829,3 +829,27 @@ def test_markdown_lists_accounts_given_missing_and_reasons() -> None:
     assert "| acme | rejected | 1 | — | 1 |" in text
     assert "carol is a creator" in text
     assert "> **bob**: a \\| b &lt;x>" in text
+
+
+# --- winner: the file and the approver agree (issue 14) ---------------------------------------------
+
+FILE_SAYS_A = Plan((act(action=Action.FINISH, pending=PendingState.FINISH_PENDING, winner="a"),))
+
+WINNER_CASES = [
+    ("file names none, approver picks b", FINISH, "/winner b", S.APPROVED, "b"),
+    ("file says a, approver agrees", FILE_SAYS_A, "/winner a", S.APPROVED, "a"),
+    ("file says a, approver is silent", FILE_SAYS_A, "", S.APPROVED, None),
+    ("file says a, approver says b: refused", FILE_SAYS_A, "/winner b", S.PENDING, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "body", "state", "winner"), [c[1:] for c in WINNER_CASES], ids=[c[0] for c in WINNER_CASES]
+)
+def test_a_winner_the_file_contradicts_is_refused(
+    plan: Plan, body: str, state: S, winner: str | None
+) -> None:
+    decision = decide(CONFIG, [], plan, facts(reviews=(approve("bob", body=body),)), NOW)
+    assert (decision.state, decision.winner) == (state, winner)
+    if state is S.PENDING:
+        assert "bob's /winner b was refused: the file says winner: a" in all_reasons(decision)

@@ -210,12 +210,14 @@ def test_deleting_a_variable_a_running_experiment_uses_is_refused_reading_only_t
     assert word == "color" and EXP in candidates
 
 
-def test_deleting_a_variable_only_finished_experiments_used_is_fine() -> None:
+def test_deleting_a_variable_a_finished_experiment_still_uses_is_refused() -> None:
+    # A finished experiment's overrides would name a variable that no longer exists: the default
+    # branch would fail `approvalbot validate` (issue 14; tests/core/test_variable_in_use.py).
     files = {RC: variable("color", "live"), EXP: experiment("checkout", "finished", variants=uses("color"))}
     head = {p: v for p, v in files.items() if p != RC}
     action = only(plan_of(files, head))
-    assert action.action is Action.DELETE and action.valid
-    assert action.pending_state is PendingState.DELETE_PENDING
+    assert action.action is Action.DELETE and not action.valid
+    assert "delete it in this change or first" in action.errors[0].message
 
 
 def test_a_change_only_reads_the_touched_files_and_the_variables_they_use() -> None:

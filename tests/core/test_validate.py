@@ -147,6 +147,7 @@ def test_problems_of_all_files_come_sorted_and_once() -> None:
         "web/experiments/z.yml:2:1: experiment 'z' of account 'web' is already defined in "
         "web/experiments/old/z.yaml; ids must be unique per account and kind",
         "web/remote_config/button_color.yaml:5:1: default: must be text (a string) "
-        "(the variable's type is string), got 5",
+        '(the variable\'s type is string), got 5; YAML reads the unquoted 5 as the number 5: write "5" in '
+        "quotes if you mean the text",
     ]
     assert found == messages(validate_tree(DictTree(dict(reversed(list(files.items())))), CONFIG))

@@ -135,7 +135,9 @@ def test_keep_open_leaves_a_rejected_pr_open(keep_open_world: BotWorld) -> None:
 
 
 def test_the_approver_picks_the_winner_on_finish(world: BotWorld) -> None:
-    finish = world.edited(CHECKOUT, ("status: running", "status: finished\nwinner: control"))
+    # The file names no winner: the approver's /winner is the one (tests/e2e/test_winner_agreement.py:
+    # a /winner the file contradicts is refused).
+    finish = world.edited(CHECKOUT, ("status: running", "status: finished"))
     pr = world.open_pr("carol-contrib", {CHECKOUT: finish})
     world.review(pr, "bob-approver", "APPROVE", "Green won clearly.\n/winner green")
     world.drain()

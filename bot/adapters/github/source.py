@@ -100,6 +100,7 @@ class PullState:
     requested_teams: tuple[str, ...] = ()
     mergeable: bool | None = None  # GitHub's answer: None while it computes the test merge
     updated_at: datetime | None = None  # GitHub's clock: at or after the latest push, comment or edit
+    repo_url: str = ""  # the base repository's web address (`base.repo.html_url`), for links to files
 
 
 @dataclass(frozen=True)
@@ -1081,6 +1082,7 @@ def _pull_state(data: Mapping[str, Any], base_sha: str) -> PullState:
         requested_teams=tuple(t["slug"] for t in data.get("requested_teams", [])),
         mergeable=data.get("mergeable"),
         updated_at=_stamp(data.get("updated_at")),
+        repo_url=str(((data.get("base") or {}).get("repo") or {}).get("html_url") or ""),
     )
 
 
