@@ -379,7 +379,8 @@ def test_a_re_evaluation_that_cannot_read_stops_saying_approved(world: BotWorld)
 
 
 def _finish(world: BotWorld) -> int:
-    finish = world.edited(CHECKOUT, ("status: running", "status: finished\nwinner: control"))
+    # No winner in the file: the approver's /winner picks it (one the file contradicts is refused).
+    finish = world.edited(CHECKOUT, ("status: running", "status: finished"))
     pr = world.open_pr("carol-contrib", {CHECKOUT: finish})
     world.drain()
     world.later()
