@@ -11,11 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
 from bot.engine.outbox import tick
-from bot.engine.services import Services
+from bot.engine.services import FailedDelivery, Services
 from bot.engine.wiring import build_services
 from bot.handlers import handle, reconcile_job, reevaluation_job, toggles_job
 from bot.ports import Job, JobQueue
@@ -28,6 +29,11 @@ log = logging.getLogger("approvalbot.server")
 
 TICK_SECONDS = 30.0
 HEAL_SECONDS = 300.0
+# The delivery log is read back this far at start (GitHub keeps it for 3 days), then from the last
+# pass with an overlap; at most this many redeliveries are asked for in one pass.
+REDELIVERY_LOOKBACK = timedelta(hours=6)
+REDELIVERY_OVERLAP = timedelta(minutes=5)
+MAX_REDELIVERIES = 200
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Scheduler:
     heal_interval: float = HEAL_SECONDS
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _looked_until: datetime | None = None  # the delivery log is read from here on (with an overlap)
 
     def tick(self) -> int:
         """One scheduler pass (bot.engine.outbox.tick); returns the number of transitions applied."""
@@ -53,9 +60,17 @@ class Scheduler:
             return 0
 
     def heal(self) -> int:
-        """Queue a reconcile of every repository; returns how many (0 when GitHub cannot say)."""
+        """Ask GitHub to redeliver the events it could not deliver, then queue a reconcile of every
+        repository; returns how many repositories (0 when GitHub cannot say)."""
         if self.queue is None:
             return 0
+        since = self._looked_until - REDELIVERY_OVERLAP if self._looked_until else None
+        started = datetime.now(UTC)  # GitHub stamps its delivery log with its own (real) clock
+        try:
+            redeliver_failed(self.services, since or started - REDELIVERY_LOOKBACK)
+            self._looked_until = started
+        except Exception as error:  # GitHub unreachable: the next pass looks back further
+            log.warning("cannot read the App's webhook delivery log to redeliver what failed: %s", error)
         try:
             return heal(self.services, self.queue)
         except Exception as error:  # GitHub unreachable: the next pass tries again
@@ -78,6 +93,26 @@ class Scheduler:
             if time.monotonic() - healed >= self.heal_interval:
                 healed = time.monotonic()
                 self.heal()
+
+
+def redeliver_failed(services: Services, since: datetime) -> int:
+    """Have GitHub redeliver every event since `since` that its delivery log shows as failed (the
+    server was down, answered 5xx, or the connection broke) and that the store never received. The
+    events come back as they were (same delivery id and body), so a pusher or a review that only a
+    webhook tells is not lost with it. Returns how many were asked for; none with a token."""
+    failed_deliveries: Callable[[datetime], list[FailedDelivery]] | None = getattr(
+        services.github, "failed_deliveries", None
+    )
+    if failed_deliveries is None:
+        return 0
+    missing = [d for d in failed_deliveries(since) if services.store.delivery_received_at(d.guid) is None]
+    for delivery in missing[:MAX_REDELIVERIES]:
+        services.github.redeliver(delivery)  # type: ignore[attr-defined]  # AppAccess has it with the log
+    if missing:
+        log.info(
+            "asked GitHub to redeliver %d failed webhook deliveries", min(len(missing), MAX_REDELIVERIES)
+        )
+    return min(len(missing), MAX_REDELIVERIES)
 
 
 def heal(services: Services, queue: JobQueue) -> int:

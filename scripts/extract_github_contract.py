@@ -31,6 +31,8 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("post", "/app/installations/{installation_id}/access_tokens"),
     ("get", "/app"),
     ("get", "/app/installations"),
+    ("get", "/app/hook/deliveries"),
+    ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
     ("get", "/installation/repositories"),
     ("get", "/user"),
     ("get", "/repos/{owner}/{repo}/pulls"),

@@ -197,6 +197,10 @@ APP_ROUTES = frozenset(
         ("POST", "/app/installations/{installation_id}/access_tokens"),
         ("GET", "/app"),
         ("GET", "/app/installations"),
+        # The App's own webhook delivery log and its "Redeliver": the App's JWT, no permission
+        # ("REST API endpoints for GitHub App webhooks": "You must use a JWT to access these endpoints").
+        ("GET", "/app/hook/deliveries"),
+        ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
         # "List repositories accessible to the app installation": an installation token, and only the
         # Metadata permission every App has ("Permissions required for GitHub Apps").
         ("GET", "/installation/repositories"),

@@ -28,6 +28,7 @@ from bot.emulator.state import (
     World,
     node_id,
 )
+from bot.emulator.webhooks import Delivery
 
 Json = dict[str, Any]
 
@@ -672,4 +673,26 @@ def tree(urls: Urls, repo: Repo, commit: Commit, *, recursive: bool) -> Json:
         "url": f"{urls.repo(repo)}/git/trees/{commit.tree_sha}",
         "tree": out,
         "truncated": False,
+    }
+
+
+def hook_delivery(world: World, delivery: Delivery) -> dict[str, Any]:
+    """A "Simple webhook delivery" (the OpenAPI schema hook-delivery-item) of the App's delivery log."""
+    payload = delivery.payload
+    status = delivery.status
+    return {
+        "id": delivery.attempt,
+        "guid": delivery.id,
+        "delivered_at": stamp(delivery.delivered_at),
+        "redelivery": delivery.redelivery,
+        "duration": 0.01,
+        "status": "OK"
+        if delivery.ok
+        else ("failed to connect" if status is None else f"Invalid HTTP Response: {status}"),
+        "status_code": status or 0,
+        "event": delivery.event,
+        "action": delivery.action,
+        "installation_id": (payload.get("installation") or {}).get("id"),
+        "repository_id": (payload.get("repository") or {}).get("id"),
+        "throttled_at": None,
     }

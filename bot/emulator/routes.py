@@ -164,6 +164,46 @@ def list_installations(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     return 200, [render.installation(emu.world, emu.urls, item) for item in page]
 
 
+@route("GET", "/app/hook/deliveries")
+def list_hook_deliveries(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "List deliveries for an app webhook" (JWT auth): every attempt, newest first, paged by an
+    opaque `cursor` as GitHub pages this list (a Link header with rel="next"). A delivery the receiver
+    did not answer 2xx has a status other than "OK" ("Handling failed webhook deliveries",
+    docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries)."""
+    if req.jwt_app_id is None:
+        raise ApiError(401, "A JSON web token could not be decoded")
+    mine = {i.id for i in emu.world.installations.values() if i.app_id == req.jwt_app_id}
+    attempts = [
+        d
+        for d in reversed(emu.webhooks.deliveries)
+        if (d.payload.get("installation") or {}).get("id") in mine
+    ]
+    per_page = max(1, min(100, int(req.query.get("per_page", 30))))
+    cursor = req.query.get("cursor")
+    if cursor:
+        attempts = [d for d in attempts if d.attempt < int(cursor)]
+    page = attempts[:per_page]
+    if len(attempts) > per_page:
+        req.link.append(
+            f'<{emu.urls.api}/app/hook/deliveries?per_page={per_page}&cursor={page[-1].attempt}>; rel="next"'
+        )
+    return 200, [render.hook_delivery(emu.world, d) for d in page]
+
+
+@route("POST", "/app/hook/deliveries/{delivery_id}/attempts")
+def redeliver_hook_delivery(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
+    """ "Redeliver a delivery for an app webhook": 202, and the same event (same guid and body) is sent
+    again as a new attempt marked `redelivery`."""
+    if req.jwt_app_id is None:
+        raise ApiError(401, "A JSON web token could not be decoded")
+    attempt = emu.webhooks.attempt(int(req.params["delivery_id"]))
+    mine = {i.id for i in emu.world.installations.values() if i.app_id == req.jwt_app_id}
+    if attempt is None or (attempt.payload.get("installation") or {}).get("id") not in mine:
+        raise ApiError(404, "Not Found")
+    emu.driver.queue_redelivery(attempt.id)
+    return 202, {}
+
+
 @route("GET", "/installation/repositories")
 def list_installation_repositories(emu: GitHubEmulator, req: Request) -> tuple[int, Any]:
     """ "List repositories accessible to the app installation" (its token): every repository of the

@@ -47,6 +47,7 @@ class Driver:
         self.emu = emulator
         self.world = emulator.world
         self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._redeliveries: list[str] = []
         self._outbox_lock = threading.Lock()
         self._local = threading.local()  # nesting depth of changes on this thread
 
@@ -68,8 +69,16 @@ class Driver:
         """Send the webhooks queued by changes made so far (called when the world lock is released)."""
         with self._outbox_lock:
             outgoing, self._outbox = self._outbox, []
+            again, self._redeliveries = self._redeliveries, []
         for event, payload in outgoing:
             self.emu.webhooks.send(event, payload)
+        for guid in again:
+            self.emu.webhooks.redeliver(guid)
+
+    def queue_redelivery(self, guid: str) -> None:
+        """A redelivery the API asked for, sent once the world is unlocked like any webhook."""
+        with self._outbox_lock:
+            self._redeliveries.append(guid)
 
     def _queue(self, event: str, payload: dict[str, Any]) -> None:
         with self._outbox_lock:

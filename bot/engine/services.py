@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from github import Auth, Github, GithubException, GithubIntegration
 
@@ -44,6 +44,25 @@ class PullRef:
 
     def __str__(self) -> str:
         return f"{self.repo}#{self.number}"
+
+
+@dataclass(frozen=True)
+class FailedDelivery:
+    """An event GitHub's delivery log shows as never delivered (no attempt answered 2xx)."""
+
+    attempt: int  # the newest failed attempt's id, which "Redeliver" takes
+    guid: str  # the event's X-GitHub-Delivery
+    event: str
+    at: datetime
+
+
+def _next_link(headers: Mapping[str, Any]) -> str | None:
+    """The rel="next" URL of a Link header (GitHub pages the delivery log by cursor)."""
+    for part in str(headers.get("link") or headers.get("Link") or "").split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel:
+            return url.strip().strip("<>")
+    return None
 
 
 class GitHubAccess(Protocol):
@@ -109,6 +128,46 @@ class AppAccess:
                 page += 1
             found += [(name, int(installation.id)) for name in names]
         return found
+
+    def failed_deliveries(self, since: datetime) -> list[FailedDelivery]:
+        """Events GitHub could not deliver to the App since `since`: in its delivery log ("List
+        deliveries for an app webhook", JWT auth, newest first, paged by cursor) with no attempt whose
+        status is "OK". GitHub does not redeliver them by itself ("Handling failed webhook deliveries",
+        docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries)."""
+        requester = self._as_app().requester
+        delivered: set[str] = set()
+        failed: dict[str, FailedDelivery] = {}
+        url: str | None = "/app/hook/deliveries"
+        parameters: dict[str, Any] | None = {"per_page": 100}
+        while url is not None:
+            headers, page = requester.requestJsonAndCheck("GET", url, parameters=parameters)
+            for item in page:
+                at = datetime.fromisoformat(str(item["delivered_at"]).replace("Z", "+00:00"))
+                if at < since:
+                    url = None
+                    break
+                guid = str(item["guid"])
+                if item["status"] == "OK":
+                    delivered.add(guid)
+                else:
+                    failed.setdefault(guid, FailedDelivery(int(item["id"]), guid, str(item["event"]), at))
+            else:
+                url, parameters = _next_link(headers), None
+        return sorted((d for g, d in failed.items() if g not in delivered), key=lambda d: d.attempt)
+
+    def redeliver(self, delivery: FailedDelivery) -> None:
+        """ "Redeliver a delivery for an app webhook": GitHub sends the event again, same guid and body."""
+        self._as_app().requester.requestJsonAndCheck(
+            "POST", f"/app/hook/deliveries/{delivery.attempt}/attempts"
+        )
+
+    def _as_app(self) -> Github:
+        """A client that authenticates as the App itself (its JWT), for the App's own endpoints."""
+        return Github(
+            auth=Auth.AppAuth(self.app_id, read_private_key(self._key)),
+            base_url=self.base_url,
+            retry=(self._settings or ClientSettings()).retry.build(),
+        )
 
     def _integration(self) -> GithubIntegration:
         return GithubIntegration(
