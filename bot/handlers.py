@@ -104,11 +104,28 @@ def on_pull_request(
         return None
     pusher = _sender(payload) if action == "synchronize" else None
     evaluation = evaluate_pull(services, ref, pusher=pusher)
+    if evaluation is None and action in HEAD_ACTIONS:
+        _apply_waiting_merge(services, payload, ref, str(pull["head"]["sha"]))
     if action == "converted_to_draft" and evaluation is not None:
         audit_withdrawal(services, evaluation, pull, _sender(payload))
     if action == "ready_for_review" and evaluation is not None:
         audit_resubmission(services, evaluation, pull)
     return evaluation
+
+
+def _apply_waiting_merge(services: Services, payload: Payload, ref: PullRef, head: str) -> None:
+    """A head event of a PR that is closed by now (a redelivery GitHub made at the heal's request): its
+    merge, when it waited for who pushed this head, is judged now that the head log knows."""
+    source = services.source(ref)
+    default = payload["repository"].get("default_branch")
+    for pull in source.merged_pulls_for_commit(head):
+        sha = pull.merge_commit_sha
+        if pull.number != ref.number or not pull.merged or sha is None or pull.base_ref != default:
+            continue
+        if not services.store.is_applied(sha) and not any(
+            d.commit_sha == sha for d in services.store.drift()
+        ):
+            _apply(services, payload, sha, ref.number)
 
 
 def _stamp(value: Any) -> datetime | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -144,7 +144,27 @@ def apply_commit(
         if mismatch is None:
             return _apply(services, ref, commit, plan, decision, rules, merged)
         decision = replace(decision, state=DecisionState.BLOCKED, reasons=(*decision.reasons, mismatch))
+    if merged is not None and facts.unknown_pushes and _redeliverable(merged, now):
+        # Who pushed is unknown only because a webhook was lost, and GitHub still has it to redeliver
+        # (the heal asks for it, bot.server.redeliver_failed): judged when it arrives (the PR's event
+        # applies its merge then, see handlers.on_pull_request), not recorded as drift for good now.
+        log.warning(
+            "%s: the merge of #%d waits: who pushed %s is unknown until GitHub redelivers its webhook",
+            repo,
+            merged.number,
+            ", ".join(sha[:7] for sha in facts.unknown_pushes),
+        )
+        return CommitResult(sha, Outcome.DEFERRED, number)
     return _drift(services, ref, commit, plan, decision, config or _config_after(commit), merged)
+
+
+# GitHub keeps an App's webhook deliveries for 3 days ("List deliveries for an app webhook"); a merge
+# whose pusher is unknown waits for a redelivery at most this long, then is drift.
+REDELIVERY_WAIT = timedelta(days=3)
+
+
+def _redeliverable(merged: MergedPull, now: datetime) -> bool:
+    return merged.merged_at is not None and now - merged.merged_at < REDELIVERY_WAIT
 
 
 def apply_push(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.adapters.github.source import PullRequestSource
 from bot.engine.baseline import take_baseline
-from bot.engine.merge import CommitResult, apply_walk, publish_check
+from bot.engine.merge import CommitResult, Outcome, apply_walk, publish_check
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggles
 
@@ -43,7 +43,8 @@ def reconcile(services: Services, repo: str, *, installation: int | None = None)
     baseline, unhandled = _unhandled(services, source, repo, head)
     # One walk, oldest first: a rebase merge's earlier commits are left to its last (merge.py).
     results = tuple(apply_walk(services, repo, list(reversed(unhandled)), installation=installation))
-    services.store.set_branch_mark(repo, head)
+    if not any(r.outcome is Outcome.DEFERRED for r in results):
+        services.store.set_branch_mark(repo, head)  # else the walk stopped there: the rest waits with it
     # Toggles applied here, or whose follow-up failed after an earlier apply, are finished now.
     toggles = tuple(resume_toggles(services, repo, installation=installation))
     checks = tuple(publish_owed_checks(services, repo, installation))

@@ -126,6 +126,32 @@ def test_a_push_whose_webhook_was_lost_has_an_unknown_pusher_and_blocks(world: B
     assert "bob-approver is a creator" in summary
 
 
+def test_a_merge_whose_pusher_is_unknown_waits_for_the_redelivery_then_applies(world: BotWorld) -> None:
+    """Merged while a lost synchronize left its last push's pusher unknown: not drift for good (GitHub
+    still holds the webhook), but waiting; the redelivery the heal asks for makes it known, and the
+    merge applies then (issue 13: nothing lost, issue 14: never on an unknown fact)."""
+    pr = world.open_pr("carol-contrib", {CHECKOUT: _pause(world)})
+    world.drain()
+    world.emulator.webhooks.drop_next(2)  # the push and its pull_request.synchronize
+    world.push(pr, {CHECKOUT: _traffic(world, 70)}, author="carol-contrib", pusher="carol-contrib")
+    world.drain()
+    world.later()
+    world.review(pr, "bob-approver", "APPROVE")
+    world.drain()
+    world.later()
+    sha = world.merge(pr)
+    world.drain()
+    assert not world.store.is_applied(sha) and world.store.drift() == []
+
+    lost = [d for d in world.emulator.webhooks.of("pull_request", "synchronize")][-1]
+    world.emulator.webhooks.redeliver(lost.id)
+    world.drain()
+
+    assert world.store.is_applied(sha) and world.store.drift() == []
+    live = world.store.get_live(CHECKOUT_KEY)
+    assert live is not None and live.applied_commit == sha
+
+
 # --- 3. the merge-time judgement keeps the locks ---
 
 

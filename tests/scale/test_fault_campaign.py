@@ -224,7 +224,9 @@ def problems(emulator: GitHubEmulator, store: Store, prs: list[PlannedPr]) -> li
     if held - open_now:
         wrong.append(f"locks left behind by closed PRs {sorted(held - open_now)}")
     if store.drift():
-        wrong.append(f"drift recorded: {[d.commit_sha[:12] for d in store.drift()]}")
+        wrong.append(
+            f"drift recorded: {[(d.commit_sha[:12], d.detail.get('reasons')) for d in store.drift()]}"
+        )
     counts = store.jobs().counts()
     if counts.parked:
         wrong.append(f"{counts.parked} jobs parked: {list(store.jobs().parked())}")
