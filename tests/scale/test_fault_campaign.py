@@ -258,7 +258,7 @@ def test_nothing_lost_nothing_twice_under_a_fault_campaign(
                 "APPROVALBOT_PRIVATE_KEY": private_pem,
                 "APPROVALBOT_GITHUB_URL": emulator.base_url,
                 "DATABASE_URL": database_url,
-                "APPROVALBOT_LOG_LEVEL": "WARNING",
+                "APPROVALBOT_LOG_LEVEL": os.environ.get("CAMPAIGN_LOG_LEVEL", "WARNING"),
                 "APPROVALBOT_GITHUB_THROTTLE": "0",
                 "APPROVALBOT_JOB_LEASE": "5",  # a killed process's jobs are taken up 5 s later
                 **({"REDIS_URL": stack.redis_url} if stack.redis_url else {}),
