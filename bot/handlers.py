@@ -23,7 +23,7 @@ from bot.engine.evaluate import (
     evaluate_pull,
     release,
 )
-from bot.engine.merge import Outcome, apply_merged, apply_push
+from bot.engine.merge import Outcome, apply_merged, apply_push, handled
 from bot.engine.reconcile import reconcile
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import follow_up_toggles, resume_toggles
@@ -122,9 +122,7 @@ def _apply_waiting_merge(services: Services, payload: Payload, ref: PullRef, hea
         sha = pull.merge_commit_sha
         if pull.number != ref.number or not pull.merged or sha is None or pull.base_ref != default:
             continue
-        if not services.store.is_applied(sha) and not any(
-            d.commit_sha == sha for d in services.store.drift()
-        ):
+        if not handled(services, [sha]):
             _apply(services, payload, sha, ref.number)
 
 

@@ -272,8 +272,8 @@ def catch_up_chain(
         top = chain.index(mark)
         # What the event names at or below the mark is walked only where handled (a toggle or check
         # to finish); unhandled there means older than the baseline, which holds it as it was.
-        handled = services.store.applied(chain[top:own]) | _drift_shas(services)
-        below = [sha for sha in chain[top:own] if sha in handled]
+        done = handled(services, chain[top:own])
+        below = [sha for sha in chain[top:own] if sha in done]
         return CatchUp(chain[:top] + below, frozenset(chain[:top]))
     if newest_handled is not None:
         # No mark yet (a store from before marks: this walk sets it), or `head` is below the mark (a
@@ -305,14 +305,15 @@ def catch_up_chain(
     return CatchUp(chain[:own])
 
 
+def handled(services: Services, shas: list[str]) -> set[str]:
+    """Those of `shas` the store has handled: applied, or recorded as drift."""
+    return services.store.applied(shas) | ({d.commit_sha for d in services.store.drift()} & set(shas))
+
+
 def _newest_handled(services: Services, chain: list[str]) -> int | None:
-    """Where in `chain` (newest first) the newest commit applied or recorded as drift is."""
-    handled = services.store.applied(chain) | _drift_shas(services)
-    return next((i for i, sha in enumerate(chain) if sha in handled), None)
-
-
-def _drift_shas(services: Services) -> set[str]:
-    return {d.commit_sha for d in services.store.drift()}
+    """Where in `chain` (newest first) the newest handled commit is."""
+    done = handled(services, chain)
+    return next((i for i, sha in enumerate(chain) if sha in done), None)
 
 
 def apply_walk(

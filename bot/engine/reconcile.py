@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.adapters.github.source import PullRequestSource
 from bot.engine.baseline import take_baseline
-from bot.engine.merge import CommitResult, Outcome, apply_walk, publish_check
+from bot.engine.merge import CommitResult, Outcome, apply_walk, handled, publish_check
 from bot.engine.services import PullRef, Services
 from bot.engine.toggle import resume_toggles
 
@@ -68,8 +68,8 @@ def _unhandled(
     # No mark (a store from before marks, or one that never met the repository), or a mark no longer on
     # the branch: the newest handled commit is where the handled history ends.
     chain = walk.chain if walk is not None else source.first_parent_chain(head, stop=None, limit=MAX_WALK)
-    handled = _handled(services, chain)
-    newest = next((i for i, sha in enumerate(chain) if sha in handled), None)
+    done = handled(services, chain)
+    newest = next((i for i, sha in enumerate(chain) if sha in done), None)
     if newest is None and mark is None:  # the store has never seen this repository
         take_baseline(services, repo, head, source.tree(head))
         return head, []
@@ -83,16 +83,12 @@ def _unhandled(
             head[:12],
         )
         return None, []
-    return None, _not_handled(services, chain[:newest])
-
-
-def _handled(services: Services, chain: list[str]) -> set[str]:
-    return services.store.applied(chain) | {d.commit_sha for d in services.store.drift()}
+    return None, [sha for sha in chain[:newest] if sha not in done]
 
 
 def _not_handled(services: Services, chain: list[str]) -> list[str]:
-    handled = _handled(services, chain)
-    return [sha for sha in chain if sha not in handled]
+    done = handled(services, chain)
+    return [sha for sha in chain if sha not in done]
 
 
 def publish_owed_checks(services: Services, repo: str, installation: int | None) -> list[str]:
